@@ -9,6 +9,12 @@ import pytest
 from xrayvision.datasets import _table_cache as tc
 
 
+def _entries() -> list:
+    """The cache entries on disk once every background write has finished."""
+    tc.wait_for_cache_writes()
+    return sorted(tc.table_cache_dir().glob(f"*{tc.ENTRY_SUFFIX}"))
+
+
 def _sample_table() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -47,7 +53,7 @@ def test_cold_and_warm_tables_are_identical(metadata):
     assert len(calls) == 1, "the second call must come from the cache"
     pd.testing.assert_frame_equal(cold, table)
     pd.testing.assert_frame_equal(warm, table)
-    assert list(tc.table_cache_dir().glob(f"*{tc.ENTRY_SUFFIX}")), "entry written under <cache>/tables"
+    assert _entries(), "entry written under <cache>/tables"
     assert not list(tc.table_cache_dir().glob(".tmp-*")), "no temporary file left behind"
 
 
@@ -66,7 +72,7 @@ def test_corrupt_entry_is_rebuilt(metadata, damage):
     table = _sample_table()
     parse, calls = _counting_parser(table)
     tc.load_table(metadata, parse, key="t-1")
-    (entry,) = tc.table_cache_dir().glob(f"*{tc.ENTRY_SUFFIX}")
+    (entry,) = _entries()
     raw = entry.read_bytes()
     entry.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"PK\x03\x04junk" * 10, "empty": b""}[damage])
     again = tc.load_table(metadata, parse, key="t-1")
@@ -79,7 +85,7 @@ def test_corrupt_entry_is_rebuilt(metadata, damage):
 def test_entry_never_needs_pickle(metadata):
     parse, _ = _counting_parser(_sample_table())
     tc.load_table(metadata, parse, key="t-1")
-    (entry,) = tc.table_cache_dir().glob(f"*{tc.ENTRY_SUFFIX}")
+    (entry,) = _entries()
     _, arrays = tc.read_entry_arrays(entry)
     assert arrays, "the entry holds arrays"
     for name, array in arrays.items():
@@ -92,7 +98,7 @@ def test_opt_out(metadata, monkeypatch):
     tc.load_table(metadata, parse, key="t-1")
     tc.load_table(metadata, parse, key="t-1")
     assert len(calls) == 2
-    assert not tc.table_cache_dir().exists() or not list(tc.table_cache_dir().glob(f"*{tc.ENTRY_SUFFIX}"))
+    assert not tc.table_cache_dir().exists() or not _entries()
 
 
 def test_unsupported_column_is_returned_uncached(metadata):
@@ -151,3 +157,59 @@ def test_digest_sidecar_follows_file_changes(metadata):
     (sidecar,) = (tc.table_cache_dir() / "digests").glob("*.json")
     sidecar.write_text("{not json")
     assert tc.memoised_sha256(metadata) == tc.file_sha256(metadata)
+
+
+def test_entry_is_written_in_background_and_waited_for(metadata, monkeypatch):
+    """The cold call returns while the entry is still being written; a second call in
+    the same process waits for that write and is then warm."""
+    import threading
+
+    release = threading.Event()
+    real_write = tc._write_entry
+
+    def slow_write(*args):
+        assert release.wait(10), "test did not release the writer"
+        real_write(*args)
+
+    monkeypatch.setattr(tc, "_write_entry", slow_write)
+    parse, calls = _counting_parser(_sample_table())
+    cold = tc.load_table(metadata, parse, key="t-1")  # returns although the writer is blocked
+    assert not list(tc.table_cache_dir().glob(f"*{tc.ENTRY_SUFFIX}")), "nothing visible before the write ends"
+    threading.Timer(0.2, release.set).start()
+    warm = tc.load_table(metadata, parse, key="t-1")  # waits for the pending write
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(warm, cold)
+
+
+def test_caller_edits_never_reach_the_entry(metadata):
+    table = _sample_table()
+    parse, calls = _counting_parser(table)
+    cold = tc.load_table(metadata, parse, key="t-1")
+    cold.loc[0, "i64"] = 999  # in-place edits and new columns right after the cold call
+    cold["extra"] = 1.0
+    warm = tc.load_table(metadata, parse, key="t-1")
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(warm, table)
+
+
+def test_fork_waits_for_pending_writes(metadata):
+    """A forked child (DataLoader worker) never starts mid-write and finds the entry whole."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork start method on this platform")
+    parse, _ = _counting_parser(_sample_table())
+    tc.load_table(metadata, parse, key="t-1")
+    queue = multiprocessing.get_context("fork").SimpleQueue()
+
+    def child():
+        from xrayvision.datasets import _deferred_writes
+
+        entries = list(tc.table_cache_dir().glob(f"*{tc.ENTRY_SUFFIX}"))
+        queue.put((_deferred_writes.pending_count(), len(entries)))
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(30)
+    assert process.exitcode == 0
+    assert queue.get() == (0, 1)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MetadataError, MissingMetadataError, MissingImageError
+from ._gzip_stream import open_csv
 
 PathLike = str | os.PathLike
 
@@ -54,7 +55,8 @@ def read_metadata_csv(path: PathLike, dataset: str, what: str, **read_csv_option
         MetadataError: ``{dataset}: cannot parse {path} as {what}: {reason}``.
     """
     try:
-        return pd.read_csv(path, **read_csv_options)  # type: ignore[call-overload]
+        with open_csv(path) as source:
+            return pd.read_csv(source, **read_csv_options)  # type: ignore[call-overload]
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
         raise MetadataError(f"{dataset}: cannot parse {path} as {what}: {err}") from err
 

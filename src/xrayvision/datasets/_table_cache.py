@@ -31,12 +31,13 @@ so loading never executes code); an ``.npz`` cost 0.05-0.1 s more per PadChest/C
 entry, measured. Numeric, boolean and datetime columns are stored as arrays; string columns
 (pandas ``str`` dtype, or ``object`` holding only strings and missing values) are stored
 factorised: integer codes plus the distinct values joined into one UTF-8 blob with a
-separator character absent from them. Entries are written to a temporary file in the same
-folder and moved into place with :func:`os.replace`, so several DataLoader workers
-building at once are safe (the last writer wins; all write the same bytes). A corrupt,
-truncated or foreign entry is ignored and rebuilt. A table holding a column this format
-cannot represent is simply not cached. Failing to write the cache (read only disk, full
-disk) is logged and never an error.
+separator character absent from them. Entries are written on a background thread (see
+:mod:`._deferred_writes`: the construction that parsed the table does not wait for it) to
+a temporary file in the same folder and moved into place with :func:`os.replace`, so
+several DataLoader workers building at once are safe (the last writer wins; all write the
+same bytes). A corrupt, truncated or foreign entry is ignored and rebuilt. A table holding
+a column this format cannot represent is simply not cached. Failing to write the cache
+(read only disk, full disk) is logged and never an error.
 
 Cache folder: ``xrayvision.hub.get_cache_dir()`` when the hub provides it, else the
 ``XRV_CACHE_DIR`` environment variable, else ``~/.cache/xrayvision``.
@@ -60,6 +61,8 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+
+from . import _deferred_writes
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +124,8 @@ def load_table(
 
     Returns:
         The parsed table with a default RangeIndex (a fresh object the caller may modify).
+        On a cache miss the entry is written on a background thread
+        (:func:`wait_for_cache_writes` waits for it).
 
     Raises:
         Whatever ``parse`` raises (e.g. :class:`~xrayvision.errors.MetadataError`); cache
@@ -135,17 +140,27 @@ def load_table(
         logger.debug("table cache: cannot hash %s (%s)", path, err)
         return _reset(parse(path))
     full_key = f"{FORMAT_VERSION}|{key}"
+    _deferred_writes.wait_for(entry)  # an entry this process is still writing
     if entry.is_file():
         cached = _read_entry(entry, full_key)
         if cached is not None:
             return cached
     table = _reset(parse(path))
-    _write_entry(entry, table, full_key)
+    # The entry is written on a background thread (see _deferred_writes); copy-on-write
+    # keeps this shallow snapshot unchanged whatever the caller does to ``table``.
+    snapshot = table.copy(deep=False)
+    _deferred_writes.submit(entry, lambda: _write_entry(entry, snapshot, full_key))
     return table
+
+
+def wait_for_cache_writes() -> None:
+    """Return once every cache entry this process is writing in the background is on disk."""
+    _deferred_writes.wait_for_all()
 
 
 def clear_table_cache() -> int:
     """Delete every cached table; return how many entries were removed."""
+    wait_for_cache_writes()
     folder = table_cache_dir()
     removed = 0
     if folder.is_dir():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tarfile
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pandas as pd
 from ..errors import MetadataError
 from ._base import Dataset, Transform
 from ._files import PathLike, require_columns
+from ._openi_reports import parse_reports
 from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
 
@@ -64,49 +63,6 @@ def _left_join(left: pd.DataFrame, right: pd.DataFrame, source: Path) -> pd.Data
     matched = keyed.reindex(left["imageid"].to_numpy())
     matched.index = left.index
     return pd.concat([left, matched], axis=1)
-
-
-def _mesh_terms(root: ET.Element, tag: str) -> str:
-    terms = {e.text.strip().lower() for e in root.iterfind(f"MeSH/{tag}") if e.text and e.text.strip()}
-    return "|".join(sorted(terms))
-
-
-def parse_reports(path: Path) -> pd.DataFrame:
-    """One row per image of the NLMCXR report archive (``ecgen-radiology/<n>.xml``).
-
-    Reports are read in archive order; each gives ``uid`` (the ``uId`` id, e.g. ``CXR1``),
-    ``labels_major`` / ``labels_automatic`` (MeSH terms, lower-cased, unique, sorted,
-    ``|``-joined; ``""`` when none) and one row per ``parentImage`` (its id is
-    ``imageid``, the PNG stem). Reports without images give no row.
-
-    Raises:
-        MetadataError: the archive is unreadable or a report is malformed.
-    """
-    rows: list[tuple[str, str, str, str]] = []
-    try:
-        with tarfile.open(path, "r:*") as archive:
-            for member in archive:
-                if not (member.isfile() and member.name.endswith(".xml")):
-                    continue
-                handle = archive.extractfile(member)
-                assert handle is not None
-                try:
-                    root = ET.fromstring(handle.read())
-                except ET.ParseError as err:
-                    raise MetadataError(f"{path}: report {member.name} is not valid XML ({err})") from err
-                uid_element = root.find("uId")
-                if uid_element is None or not uid_element.get("id"):
-                    raise MetadataError(f"{path}: report {member.name} has no <uId id=...>")
-                uid = uid_element.get("id", "")
-                major = _mesh_terms(root, "major")
-                automatic = _mesh_terms(root, "automatic")
-                for image in root.iterfind("parentImage"):
-                    rows.append((uid, image.get("id", ""), major, automatic))
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise MetadataError(f"{path}: cannot read the report archive ({err})") from err
-    return pd.DataFrame(
-        rows, columns=["uid", "imageid", "labels_major", "labels_automatic"], dtype=object
-    )
 
 
 def openi_labels(terms: pd.Series, match: str = "terms") -> tuple[np.ndarray, list[str]]:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ._base import Dataset
 from ._files import read_image_file, require_columns
+from ._gzip_stream import open_csv
 from ._shipped import metadata_path
 from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
@@ -171,9 +172,11 @@ def parse_padchest_table(path: Path) -> pd.DataFrame:
         MetadataError: a needed column is missing.
     """
     wanted = set(PADCHEST_COLUMNS)
-    table = pd.read_csv(
-        path, usecols=lambda c: c in wanted, dtype={"ImageID": "str", "PatientID": "str"}, low_memory=False
-    )
+    # Text columns typed up front, so pandas' chunked (faster) parser cannot mix types in
+    # them; the two numeric columns go through to_numeric(errors="coerce") below anyway.
+    text = {name: "str" for name in ("ImageID", "PatientID", "PatientSex_DICOM", "Projection", "Labels")}
+    with open_csv(path) as source:  # 99 MB of CSV: decompressed on a second thread
+        table = pd.read_csv(source, usecols=lambda c: c in wanted, dtype=text)
     require_columns(table, PADCHEST_COLUMNS, path, "PC_Dataset")
     table = table[list(PADCHEST_COLUMNS)]
     table["view"] = table["Projection"].mask(table["Projection"] == "AP_horizontal", "AP Supine")

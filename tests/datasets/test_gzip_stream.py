@@ -1,0 +1,82 @@
+"""The decompress-ahead reader gives exactly gzip's bytes, and fails loudly on damage."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+import zlib
+
+import pandas as pd
+import pytest
+
+from xrayvision.datasets import _gzip_stream
+from xrayvision.datasets._gzip_stream import open_csv
+
+
+@pytest.fixture(autouse=True)
+def _always_threaded(monkeypatch):
+    monkeypatch.setattr(_gzip_stream, "MIN_THREADED_BYTES", 0)
+    monkeypatch.setattr(_gzip_stream, "_CHUNK", 4096)  # many chunks even for small files
+
+
+def _csv_text(rows: int) -> str:
+    return "id,name,value\n" + "".join(f"{i},patient{i:05d},{i * 0.5}\n" for i in range(rows))
+
+
+def test_same_table_as_pandas_gzip(tmp_path):
+    path = tmp_path / "table.csv.gz"
+    path.write_bytes(gzip.compress(_csv_text(20_000).encode()))
+    with open_csv(path) as source:
+        assert not isinstance(source, type(path)), "a large gzip file gets the threaded reader"
+        table = pd.read_csv(source)
+    pd.testing.assert_frame_equal(table, pd.read_csv(path))
+
+
+def test_multi_member_gzip(tmp_path):
+    path = tmp_path / "two.csv.gz"
+    text = _csv_text(3000)
+    half = text.index("\n", len(text) // 2) + 1
+    path.write_bytes(gzip.compress(text[:half].encode()) + gzip.compress(text[half:].encode()))
+    with open_csv(path) as source:
+        assert source.read() == text.encode()
+
+
+def test_plain_and_small_files_pass_through(tmp_path, monkeypatch):
+    plain = tmp_path / "plain.csv"
+    plain.write_text(_csv_text(10))
+    with open_csv(plain) as source:
+        assert source == plain
+    monkeypatch.setattr(_gzip_stream, "MIN_THREADED_BYTES", 10**9)
+    small = tmp_path / "small.csv.gz"
+    small.write_bytes(gzip.compress(b"a\n1\n"))
+    with open_csv(small) as source:
+        assert source == small
+
+
+def test_truncated_gzip_raises(tmp_path):
+    path = tmp_path / "cut.csv.gz"
+    data = gzip.compress(_csv_text(20_000).encode())
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(EOFError, match="cut.csv.gz"), open_csv(path) as source:
+        source.read()
+
+
+def test_corrupt_gzip_raises(tmp_path):
+    path = tmp_path / "bad.csv.gz"
+    data = bytearray(gzip.compress(_csv_text(20_000).encode()))
+    data[100:200] = b"\xff" * 100
+    path.write_bytes(bytes(data))
+    with pytest.raises((zlib.error, EOFError)), open_csv(path) as source:
+        source.read()
+
+
+def test_closing_early_stops_the_worker(tmp_path):
+    path = tmp_path / "big.csv.gz"
+    path.write_bytes(gzip.compress(_csv_text(200_000).encode()))
+    with open_csv(path) as source:
+        source.read(10)
+    deadline = time.monotonic() + 5
+    while any(t.name == "xrv-gunzip" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(t.name == "xrv-gunzip" for t in threading.enumerate())
