@@ -6,8 +6,9 @@ Random weights (no downloads). For each model the baseline is the same network r
 the way the reference runs it (eager, NCHW, ``torch.no_grad``). Candidates:
 
 * ``torch``: ``model.optimize_for_inference()`` (BN folded into convs, fused
-  conv+ReLU, pool-before-conv transitions, preallocated dense-block buffers,
-  channels-last, ``inference_mode``);
+  conv+ReLU, each dense layer's BN+ReLU as one clamp folded into its 1x1 conv,
+  pool-before-conv transitions, preallocated dense-block buffers run as flat loops
+  over pre-packed weights, channels-last, ``inference_mode``);
 * ``onnxrt``: ``model.optimize_for_inference(backend="onnxruntime")``, only when the
   optional ``onnx`` and ``onnxruntime`` packages are installed.
 

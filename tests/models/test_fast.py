@@ -100,3 +100,75 @@ def test_cpu_batches_run_in_cache_sized_chunks_with_the_same_outputs(monkeypatch
     with torch.no_grad():
         assert _relative_error(fast(x), model(x)) < 1e-4
     assert calls == [1, 1, 1]
+
+
+def _small_densenet_with_every_norm1_form():
+    """A small DenseNet whose dense layers cover the three norm1 rewrites of the fast path.
+
+    Layer 1 keeps positive BatchNorm scales (clamp from below only), layer 2 gets mixed
+    signs (two-sided clamp), layer 3 a zero scale (exact affine fallback).
+    """
+    model = random_bn_stats(xrv.models.DenseNet(growth_rate=8, block_config=(3, 2), num_init_features=16), seed=7)
+    layers = list(model.features.denseblock1.children())
+    with torch.no_grad():
+        layers[1].norm1.weight[::2] *= -1
+        layers[2].norm1.weight[3] = 0
+    model.input_resolution = 64
+    return model.eval()
+
+
+def test_fast_dense_layers_use_each_norm1_form_and_match_eager():
+    from xrayvision.models import fast as fast_module
+
+    model = _small_densenet_with_every_norm1_form()
+    fast = model.optimize_for_inference()
+    modes = [m.mode for m in fast.features.modules() if isinstance(m, fast_module._DenseLayerWeights)]
+    assert modes[:3] == ["max", "clamp", "affine"]
+    with torch.no_grad():
+        for batch, size in [(1, 64), (3, 64), (1, 96), (2, 80)]:
+            x = xray_batch(batch, size=size, seed=batch + size)
+            reference = model.features(x)
+            assert _relative_error(fast.features(x), reference) < 1e-4, (batch, size)
+            if size == model.input_resolution:  # other sizes are resized by the wrapper
+                assert _relative_error(fast(x), model(x)) < 1e-4, batch
+
+
+def test_fast_densenet121_batch_one_at_another_size_matches_eager():
+    model = random_bn_stats(xrv.models.DenseNet(), seed=8).eval()
+    model.input_resolution = 224
+    fast = model.optimize_for_inference()
+    with torch.no_grad():
+        for size in (224, 160):
+            x = xray_batch(1, size=size, seed=size)
+            assert _relative_error(fast.features(x), model.features(x)) < 1e-4, size
+
+
+def test_fast_dense_blocks_without_onednn_match_eager():
+    """With gradients on (or off CPU/float32) the blocks run plain convolutions instead."""
+    model = _small_densenet_with_every_norm1_form()
+    fast = model.optimize_for_inference()
+    x = xray_batch(2, size=64)
+    with torch.no_grad():
+        reference = model.features(x)
+    with torch.enable_grad():  # the oneDNN path serves inference only
+        out = fast.features._forward(x)
+    assert _relative_error(out.detach(), reference) < 1e-4
+
+
+def test_fast_densenet_copies_and_dtype_changes_rebuild_their_plans():
+    from xrayvision.models import fast as fast_module
+
+    model = _small_densenet_with_every_norm1_form()
+    fast = model.optimize_for_inference()
+    x = xray_batch(1, size=64)
+    with torch.no_grad():
+        expected = fast(x)
+        restored = pickle.loads(pickle.dumps(fast))  # packed oneDNN weights are not picklable
+        assert torch.equal(restored(x), expected)
+        block = next(m for m in fast.features.modules() if isinstance(m, fast_module._FastDenseBlock))
+        assert block._plans
+        features = fast.features.double()
+        assert not block._plans  # the float32 plan holds the tensors .double() replaced
+        out = features(x.double())
+        assert out.dtype == torch.float64
+        assert _relative_error(out, model.features.double()(x.double())) < 1e-6

@@ -6,6 +6,10 @@
   (DenseNet ``norm0`` → ``conv0``, ``norm2`` → ``conv1``; every ResNet BN),
 * fuses the ReLU that follows those convolutions into them (oneDNN post-op, when
   this torch build has it; plain ``relu_`` otherwise),
+* turns each dense layer's ``norm1`` + ReLU into one clamp whose affine part folds
+  into ``conv1`` (see ``_clamp_form``), and runs each dense block as one flat loop
+  over per-input-size lists of pre-packed weights (fewer ops and less Python per
+  layer: what dominates at batch 1),
 * pools before the 1x1 convolution in DenseNet transitions (both are linear, so
   they commute; the convolution then runs on 4x fewer pixels),
 * writes each dense block's new channels into one preallocated buffer instead of
@@ -56,11 +60,7 @@ def _has_fused_conv() -> bool:
 
 
 class _Affine(nn.Module):
-    """Eval-mode BatchNorm followed by ReLU, as one ``addcmul`` and an in-place ReLU.
-
-    ``addcmul`` reads a channel slice of the dense-block buffer in place, where
-    BatchNorm's kernel would first copy it.
-    """
+    """Eval-mode BatchNorm followed by ReLU, as one ``addcmul`` and an in-place ReLU."""
 
     def __init__(self, bn: nn.BatchNorm2d):
         super().__init__()
@@ -111,32 +111,124 @@ class _ConvAct(nn.Module):
 
 
 _FUSED_CONV = _has_fused_conv()
+_POINTWISE_CONV = torch.ops.mkldnn._convolution_pointwise.default if _FUSED_CONV else None
+
+
+def _clamp_form(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """``relu(bn(x))`` rewritten as ``scale * clamp(x, low, high) + shift`` (eval statistics).
+
+    Per channel, ``relu(s*x + t) = s*max(x, -t/s) + t`` when ``s > 0`` and
+    ``s*min(x, -t/s) + t`` when ``s < 0``. The outer affine map then folds into the
+    1x1 convolution that follows, so BatchNorm+ReLU cost one elementwise pass (a
+    clamp) instead of two. Returns ``(low, high, scale, shift)``, or None where a
+    channel has ``s == 0`` or a bound that is not finite (then the exact affine path
+    is used).
+    """
+    scale, shift = _bn_affine(bn)
+    bound = -shift / scale
+    if not bool(torch.isfinite(bound).all()) or bool((bound.abs() > 1e30).any()):
+        return None
+    infinity = torch.full_like(bound, float("inf"))
+    low = torch.where(scale > 0, bound, -infinity)
+    high = torch.where(scale < 0, bound, infinity)
+    return low, high, scale, shift
+
+
+class _DenseLayerWeights(nn.Module):
+    """A dense layer's folded tensors; run by :class:`_FastDenseBlock`, never called.
+
+    ``norm1 -> relu -> conv1 -> norm2 -> relu -> conv2`` becomes
+    ``clamp -> conv1' (+ReLU) -> conv2`` (see :func:`_clamp_form`), or, where that
+    rewrite does not apply, ``affine -> relu -> conv1' (+ReLU) -> conv2``.
+    """
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        weight, bias = _fold(layer.conv1, layer.norm2)
+        form = _clamp_form(layer.norm1)
+        self.mode = "affine"
+        if form is not None:
+            low, high, scale, shift = form
+            self.mode = "max" if bool(torch.isinf(high).all()) else "clamp"
+            bias = bias + weight.flatten(1) @ shift  # a 1x1 convolution: no padding, exact
+            weight = (weight * scale.reshape(1, -1, 1, 1)).contiguous(memory_format=torch.channels_last)
+        else:
+            low, high = _bn_affine(layer.norm1)  # "affine" mode: the scale and shift of addcmul
+        # The clamp bounds, or (affine mode) the BatchNorm's scale and shift.
+        self.register_buffer("pre0", low.reshape(1, -1, 1, 1).contiguous())
+        self.register_buffer("pre1", high.reshape(1, -1, 1, 1).contiguous())
+        self.register_buffer("weight1", weight)
+        self.register_buffer("bias1", bias.contiguous())
+        self.register_buffer("weight2", layer.conv2.weight.detach().contiguous(memory_format=torch.channels_last))
+        self.in_channels = layer.conv1.in_channels
+        self.growth = layer.conv2.out_channels
+
+
+_PADDING_0, _PADDING_1, _UNIT, _NO_SCALARS = [0, 0], [1, 1], [1, 1], []
 
 
 class _FastDenseBlock(nn.Module):
+    """A dense block run as one flat loop over per-input-size plans.
+
+    At batch 1 most convolutions take tens of microseconds, so per-op costs (module
+    calls, argument building, weight-cache lookups, slicing syntax, the separate ReLU
+    pass) add up: this loop over a cached list of tensors (4 ops per layer, was 5 plus
+    3 module calls) made DenseNet-121 at 224x224, batch 1, ~6% faster on 2 cores.
+    """
+
     def __init__(self, block: nn.Module):
         super().__init__()
-        layers = list(block.children())
-        self.out_channels = layers[-1].norm1.num_features + layers[-1].conv2.out_channels
-        self.pre = nn.ModuleList()
-        self.conv1 = nn.ModuleList()
-        self.conv2 = nn.ModuleList()
-        for layer in layers:
-            self.pre.append(_Affine(layer.norm1))
-            w, b = _fold(layer.conv1, layer.norm2)
-            self.conv1.append(_ConvAct(w, b, 1, 0, relu=True))
-            self.conv2.append(_ConvAct(layer.conv2.weight.detach().contiguous(memory_format=torch.channels_last), None, 1, 1, relu=False))
+        self.layers = nn.ModuleList(_DenseLayerWeights(layer) for layer in block.children())
+        self.out_channels = self.layers[-1].in_channels + self.layers[-1].growth
+        self._plans: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Packed oneDNN tensors cannot be pickled or copied; plans are rebuilt on first use.
+        return {**self.__dict__, "_plans": {}}
+
+    def _apply(self, *args: Any, **kwargs: Any) -> Any:
+        self._plans = {}  # plans hold the tensors of before a .to()/.double()
+        return super()._apply(*args, **kwargs)
+
+    def _plan(self, x: torch.Tensor, onednn: bool) -> list[tuple[Any, ...]]:
+        key = (x.device, x.dtype, tuple(x.shape[1:]) if onednn else None)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = []
+            size = list(x.shape)
+            for layer in self.layers:
+                w1, w2 = layer.weight1, layer.weight2
+                if onednn:  # weights reordered once for oneDNN's blocked layout (see _ConvAct)
+                    size[1] = layer.in_channels
+                    w1 = torch.ops.mkldnn._reorder_convolution_weight(w1, _PADDING_0, _UNIT, _UNIT, 1, size)
+                    size[1] = w2.shape[1]
+                    w2 = torch.ops.mkldnn._reorder_convolution_weight(w2, _PADDING_1, _UNIT, _UNIT, 1, size)
+                plan.append((layer.in_channels, layer.growth, layer.mode, layer.pre0, layer.pre1, w1, layer.bias1, w2))
+            self._plans[key] = plan
+        return plan
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, width, height, breadth = x.shape
+        onednn = _FUSED_CONV and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
         buffer = torch.empty(
             (batch, self.out_channels, height, breadth), dtype=x.dtype, device=x.device, memory_format=torch.channels_last
         )
-        buffer[:, :width] = x
-        for norm, conv1, conv2 in zip(self.pre, self.conv1, self.conv2):
-            new = conv2(conv1(norm(buffer[:, :width])))
-            buffer[:, width : width + new.shape[1]] = new
-            width += new.shape[1]
+        buffer.narrow(1, 0, width).copy_(x)  # narrow/copy_: cheaper to call than slicing syntax
+        conv = _POINTWISE_CONV
+        for width, growth, mode, pre0, pre1, w1, b1, w2 in self._plan(x, onednn):
+            part = buffer.narrow(1, 0, width)
+            if mode == "max":
+                y = torch.maximum(part, pre0)
+            elif mode == "clamp":
+                y = torch.clamp(part, pre0, pre1)
+            else:
+                y = torch.addcmul(pre1, part, pre0).relu_()
+            if onednn:
+                y = conv(y, w1, b1, _PADDING_0, _UNIT, _UNIT, 1, "relu", _NO_SCALARS, "")
+                y = conv(y, w2, None, _PADDING_1, _UNIT, _UNIT, 1, "none", _NO_SCALARS, "")
+            else:
+                y = F.conv2d(F.conv2d(y, w1, b1).relu_(), w2, None, 1, 1)
+            buffer.narrow(1, width, growth).copy_(y)
         return buffer
 
 
