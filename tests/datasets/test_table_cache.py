@@ -213,3 +213,27 @@ def test_fork_waits_for_pending_writes(metadata):
     process.join(30)
     assert process.exitcode == 0
     assert queue.get() == (0, 1)
+
+
+def test_label_like_float_columns_are_stored_small_and_round_trip_exactly(metadata):
+    table = pd.DataFrame(
+        {
+            "labels": np.array([1.0, 0.0, -1.0, np.nan, 127.0, -127.0]),
+            "labels32": np.array([1, np.nan, 0, 0, -1, 1], dtype=np.float32),
+            "negative_zero": np.array([0.0, -0.0, 1.0, 1.0, 1.0, 1.0]),  # -0.0 must come back as -0.0
+            "fraction": np.array([0.5, 1, 2, 3, 4, 5], dtype=np.float64),
+            "too_large": np.array([128.0, 1, 2, 3, 4, 5]),
+        }
+    )
+    parse, calls = _counting_parser(table)
+    tc.load_table(metadata, parse, key="t-1")
+    (entry,) = _entries()
+    header, arrays = tc.read_entry_arrays(entry)
+    kinds = {c["name"]: c["kind"] for c in header["columns"]}
+    assert kinds == {"labels": "small-float", "labels32": "small-float", "negative_zero": "numeric",
+                     "fraction": "numeric", "too_large": "numeric"}
+    assert arrays["c0"].dtype == np.int8
+    warm = tc.load_table(metadata, parse, key="t-1")
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(warm, table)
+    assert np.signbit(warm["negative_zero"].to_numpy()[1])
