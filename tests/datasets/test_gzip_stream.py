@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import threading
 import time
-import zlib
 
 import pandas as pd
 import pytest
@@ -58,7 +57,7 @@ def test_truncated_gzip_raises(tmp_path):
     path = tmp_path / "cut.csv.gz"
     data = gzip.compress(_csv_text(20_000).encode())
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(EOFError, match="cut.csv.gz"), open_csv(path) as source:
+    with pytest.raises(OSError, match="cut.csv.gz.*truncated"), open_csv(path) as source:
         source.read()
 
 
@@ -67,7 +66,7 @@ def test_corrupt_gzip_raises(tmp_path):
     data = bytearray(gzip.compress(_csv_text(20_000).encode()))
     data[100:200] = b"\xff" * 100
     path.write_bytes(bytes(data))
-    with pytest.raises((zlib.error, EOFError)), open_csv(path) as source:
+    with pytest.raises(OSError, match="bad.csv.gz"), open_csv(path) as source:
         source.read()
 
 
@@ -80,3 +79,14 @@ def test_closing_early_stops_the_worker(tmp_path):
     while any(t.name == "xrv-gunzip" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not any(t.name == "xrv-gunzip" for t in threading.enumerate())
+
+
+def test_damaged_metadata_is_a_metadata_error_naming_the_file(tmp_path):
+    from xrayvision.datasets._files import read_metadata_csv
+    from xrayvision.errors import MetadataError
+
+    path = tmp_path / "labels.csv.gz"
+    data = gzip.compress(_csv_text(20_000).encode())
+    path.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(MetadataError, match="labels.csv.gz"):
+        read_metadata_csv(path, "NIH_Dataset", "Data_Entry CSV")

@@ -33,6 +33,9 @@ def open_csv(path: str | os.PathLike[str]) -> Iterator[Path | io.BufferedReader]
     (pandas then handles it, compression included). The reader is closed on exit, which
     also stops its thread when the parser stopped early.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        yield path  # a buffer or an open file: pandas reads it as it is
+        return
     path = Path(path)
     if not _worth_a_thread(path):
         yield path
@@ -57,8 +60,8 @@ def _worth_a_thread(path: Path) -> bool:
 class _DecompressAhead(io.RawIOBase):
     """A raw stream of a gzip file's decompressed bytes, produced by a worker thread.
 
-    A corrupt file raises the decompressor's error from ``readinto``; closing early
-    stops the worker.
+    A truncated or corrupt file raises an :class:`OSError` naming it from ``readinto``
+    (as pandas' own reading raises for a damaged file); closing early stops the worker.
     """
 
     def __init__(self, path: Path):
@@ -94,9 +97,11 @@ class _DecompressAhead(io.RawIOBase):
                         out += decompressor.decompress(rest)
                     if out and not self._put(out):
                         return
-                if not decompressor.eof:
-                    raise EOFError(f"{path} ends before the end of its gzip stream (truncated download?)")
+                if not decompressor.eof and not self._stop.is_set():
+                    raise OSError(f"{path} ends before the end of its gzip stream (a truncated download?)")
             self._put(None)
+        except zlib.error as err:
+            self._put(OSError(f"{path} is not a valid gzip file ({err}); download it again"))
         except BaseException as err:  # noqa: BLE001 - handed to the reading thread
             self._put(err)
 
