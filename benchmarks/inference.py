@@ -15,6 +15,12 @@ the way the reference runs it (eager, NCHW, ``torch.no_grad``). Candidates:
 Everything runs in one process, interleaved (each round times every candidate once,
 so machine load hits all alike), best-of-N; outputs (logits) must agree with the
 baseline within 1e-4 relative. The machine's load average is printed with each row.
+
+The eager baseline allocates a new tensor at every layer, so its speed depends on the
+state of glibc's allocator (page faults when freed blocks go back to the OS): on the
+2-core test machine its batch-1 time ranged from 60 to 103 ms between runs, slowest when
+onnxruntime had been imported. Run the script a few times and compare like with like;
+``MALLOC_TRIM_THRESHOLD_=1073741824`` shows the baseline at its best.
 """
 
 from __future__ import annotations
