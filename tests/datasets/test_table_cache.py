@@ -237,3 +237,48 @@ def test_label_like_float_columns_are_stored_small_and_round_trip_exactly(metada
     assert len(calls) == 1
     pd.testing.assert_frame_equal(warm, table)
     assert np.signbit(warm["negative_zero"].to_numpy()[1])
+
+
+def _paths_table(n: int = 400) -> pd.DataFrame:
+    names = [f"train/patient{i:05d}/study{i % 4}/view_é{i}.jpg" for i in range(n)]
+    names[7] = None
+    return pd.DataFrame(
+        {
+            "Path": pd.array(names, dtype="str"),
+            "obj_path": pd.Series(names, dtype=object).fillna(np.nan),
+            "group": np.arange(n) % 10,
+        }
+    )
+
+
+@pytest.mark.parametrize("keep", ["few", "most", "none"])
+def test_deferred_string_columns_restore_exactly_the_kept_rows(metadata, keep):
+    table = _paths_table()
+    parse, calls = _counting_parser(table)
+    cold, deferred = tc.load_table_deferring(metadata, parse, key="t-1", defer=["Path", "obj_path"])
+    assert not deferred, "a freshly parsed table has nothing deferred"
+    pd.testing.assert_frame_equal(cold, table)
+    tc.wait_for_cache_writes()
+    warm, deferred = tc.load_table_deferring(metadata, parse, key="t-1", defer=["Path", "obj_path"])
+    assert len(calls) == 1 and deferred
+    assert warm["Path"].dtype == np.int64, "deferred columns hold row numbers until restored"
+    rows = {"few": [399, 7, 3, 200], "most": list(range(0, 400, 2))[::-1], "none": []}[keep]
+    selected = warm.take(rows)
+    deferred.restore(selected)
+    pd.testing.assert_frame_equal(selected, table.take(rows))
+
+
+def test_damaged_deferred_blob_falls_back_to_parsing(metadata):
+    table = _paths_table()
+    parse, calls = _counting_parser(table)
+    tc.load_table(metadata, parse, key="t-1")
+    (entry,) = _entries()
+    raw = bytearray(entry.read_bytes())
+    raw[raw.index("patient00003".encode())] = 0xFF  # invalid UTF-8 inside a kept row
+    entry.write_bytes(bytes(raw))
+    warm, deferred = tc.load_table_deferring(metadata, parse, key="t-1", defer=["Path"])
+    assert len(calls) == 1 and deferred, "the entry is used: the damage sits in a deferred column"
+    selected = warm.take([3, 5])
+    deferred.restore(selected)
+    pd.testing.assert_frame_equal(selected, table.take([3, 5]))
+    assert len(calls) == 2, "the damaged entry was parsed again, not trusted"

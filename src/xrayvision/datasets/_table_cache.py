@@ -16,6 +16,11 @@ Usage (inside a dataset class)::
 
     table = load_table(csvpath, _parse, key=f"{PARSER_VERSION}|exact={exact}")
 
+    # or, for a table with a mostly-unique string column of which few rows are kept:
+    table, deferred = load_table_deferring(csvpath, _parse, key=..., defer=["Path"])
+    ...  # select rows (the deferred column holds row numbers meanwhile)
+    deferred.restore(table)
+
 Cache key: SHA-256 of the metadata file's bytes + the caller's ``key`` (which must name a
 parser version and every argument that changes the parse) + this module's format version.
 The file's digest is memoised in a small sidecar (``tables/digests/<hash of the absolute
@@ -58,7 +63,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from . import _deferred_writes
+from ._deferred_strings import DeferredStrings
 
 logger = logging.getLogger(__name__)
 
@@ -134,26 +140,50 @@ def load_table(
         Whatever ``parse`` raises (e.g. :class:`~xrayvision.errors.MetadataError`); cache
         problems never raise.
     """
-    path = Path(path)
+    return _load(Path(path), parse, key, frozenset())[0]
+
+
+def load_table_deferring(
+    path: str | os.PathLike[str],
+    parse: Callable[[Path], pd.DataFrame],
+    *,
+    key: str,
+    defer: Iterable[str],
+) -> tuple[pd.DataFrame, DeferredStrings]:
+    """:func:`load_table`, with the mostly-unique string columns named in ``defer`` left
+    undecoded when the table comes from the cache.
+
+    Those columns then hold each row's number (int64); once the caller has selected its
+    rows it calls ``deferred.restore(table)`` to decode the kept rows only (see
+    :mod:`._deferred_strings`). On a cache miss the table is complete and ``restore``
+    does nothing.
+    """
+    return _load(Path(path), parse, key, frozenset(defer))
+
+
+def _load(
+    path: Path, parse: Callable[[Path], pd.DataFrame], key: str, defer: frozenset[str]
+) -> tuple[pd.DataFrame, DeferredStrings]:
     if not cache_enabled():
-        return _reset(parse(path))
+        return _reset(parse(path)), DeferredStrings()
     try:
         entry = table_cache_dir() / f"{_entry_name(path, key)}{ENTRY_SUFFIX}"
     except OSError as err:  # unreadable file: let the parser report it in its own words
         logger.debug("table cache: cannot hash %s (%s)", path, err)
-        return _reset(parse(path))
+        return _reset(parse(path)), DeferredStrings()
     full_key = f"{FORMAT_VERSION}|{key}"
     _deferred_writes.wait_for(entry)  # an entry this process is still writing
     if entry.is_file():
-        cached = _read_entry(entry, full_key)
+        deferred = DeferredStrings(reparse=lambda: _reset(parse(path)))
+        cached = _read_entry(entry, full_key, defer, deferred)
         if cached is not None:
-            return cached
+            return cached, deferred
     table = _reset(parse(path))
     # The entry is written on a background thread (see _deferred_writes); copy-on-write
     # keeps this shallow snapshot unchanged whatever the caller does to ``table``.
     snapshot = table.copy(deep=False)
     _deferred_writes.submit(entry, lambda: _write_entry(entry, snapshot, full_key))
-    return table
+    return table, DeferredStrings()
 
 
 def wait_for_cache_writes() -> None:
@@ -435,8 +465,13 @@ def read_entry_arrays(entry: Path) -> tuple[dict[str, object], dict[str, np.ndar
     return header, arrays
 
 
-def _read_entry(entry: Path, full_key: str) -> pd.DataFrame | None:
-    """The cached table, or None when the entry is unreadable, corrupt or for another key."""
+def _read_entry(
+    entry: Path, full_key: str, defer: frozenset[str] = frozenset(), deferred: DeferredStrings | None = None
+) -> pd.DataFrame | None:
+    """The cached table, or None when the entry is unreadable, corrupt or for another key.
+
+    Plain-string columns named in ``defer`` are handed to ``deferred`` and hold row
+    numbers in the table."""
     try:
         header, data = read_entry_arrays(entry)
         if header.get("key") != full_key:
@@ -445,7 +480,13 @@ def _read_entry(entry: Path, full_key: str) -> pd.DataFrame | None:
         out: dict[str, object] = {}
         for i, info in enumerate(header["columns"]):
             kind, dtype = info["kind"], info["dtype"]
-            if kind in ("string", "plain-string"):
+            if kind == "plain-string" and info["name"] in defer and deferred is not None:
+                missing, blob = data[f"c{i}_missing"], data[f"c{i}_blob"]
+                if len(missing) != rows:
+                    return None
+                deferred.add(info["name"], blob, info["sep"], missing, dtype)
+                column = np.arange(rows, dtype=np.int64)
+            elif kind in ("string", "plain-string"):
                 if kind == "string":
                     values = _decode_strings(
                         data[f"c{i}_codes"], data[f"c{i}_blob"], info["sep"], int(info["n_unique"])

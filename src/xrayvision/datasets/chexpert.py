@@ -14,7 +14,7 @@ from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
 from ._files import read_image_file, require_columns
 from ._shipped import metadata_path
-from ._table_cache import load_table
+from ._table_cache import load_table_deferring
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Bump whenever :func:`parse_chexpert_table` changes its output (invalidates the cache).
@@ -170,10 +170,12 @@ class CheX_Dataset(Dataset):
         self.imgpath = imgpath
         self.csvpath = metadata_path(csvpath, "chexpert_train", "csvpath", "CheX_Dataset", DOWNLOAD_HINT)
         self.flat_dir = flat_dir
-        self.csv = load_table(self.csvpath, parse_chexpert_table, key=PARSER_VERSION)
+        # paths (all distinct) are decoded from the cache for the kept rows only
+        self.csv, deferred = load_table_deferring(self.csvpath, parse_chexpert_table, key=PARSER_VERSION, defer=["Path"])
         self.limit_to_selected_views(views)
         if unique_patients:
             self.keep_one_image_per_patient()
+        deferred.restore(self.csv)
         self._finish_csv()
         labels = chexpert_label_matrix(self.csv, source=str(self.csvpath))
         self._set_labels(labels, CHEXPERT_PATHOLOGIES)

@@ -15,7 +15,7 @@ from ._demographics import add_sex_columns, age_years
 from ._files import PathLike, read_metadata_csv, require_columns, require_folder
 from ._masks import xywh_box_mask
 from ._shipped import metadata_path
-from ._table_cache import load_table
+from ._table_cache import load_table_deferring
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: The 14 findings of ChestX-ray14, sorted (the label columns, in order).
@@ -201,10 +201,12 @@ class NIH_Dataset(Dataset):
         self.bbox_list_path = self._bbox_list(bbox_list_path, name)
         self.unique_patients = bool(unique_patients)
 
-        self.csv = load_table(self.csvpath, read_data_entry, key=PARSER_VERSION)
+        # file names (all distinct) are decoded from the cache for the kept rows only
+        self.csv, deferred = load_table_deferring(self.csvpath, read_data_entry, key=PARSER_VERSION, defer=["Image Index"])
         self.csv["view"] = self.csv["View Position"]
         # Key on the numeric id so patients sort 1, 2, 3 ... as in the reference.
         self._select_rows(views, self.unique_patients, "Patient ID")
+        deferred.restore(self.csv)
         csv = self.csv
         csv["patientid"] = csv["Patient ID"].astype("str")
         if "Patient Age" in csv.columns:
