@@ -274,9 +274,10 @@ def test_damaged_deferred_blob_falls_back_to_parsing(metadata):
     tc.load_table(metadata, parse, key="t-1")
     (entry,) = _entries()
     raw = bytearray(entry.read_bytes())
-    raw[raw.index("patient00003".encode())] = 0xFF  # invalid UTF-8 inside a kept row
+    for column in range(2):  # both deferred columns: "Path" (str) and "obj_path" (object)
+        raw[raw.index("patient00003".encode(), raw.index(b"patient00399") if column else 0)] = 0xFF
     entry.write_bytes(bytes(raw))
-    warm, deferred = tc.load_table_deferring(metadata, parse, key="t-1", defer=["Path"])
+    warm, deferred = tc.load_table_deferring(metadata, parse, key="t-1", defer=["Path", "obj_path"])
     assert len(calls) == 1 and deferred, "the entry is used: the damage sits in a deferred column"
     selected = warm.take([3, 5])
     deferred.restore(selected)

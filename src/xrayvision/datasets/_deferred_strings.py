@@ -48,6 +48,7 @@ class DeferredStrings:
 
     def restore(self, table: pd.DataFrame) -> None:
         """Replace each deferred column of ``table`` (row numbers) by its strings, in place."""
+        fresh = None  # the re-parsed table, if a damaged blob needs it (parsed once)
         for name, column in self._columns.items():
             rows = table[name].to_numpy(dtype=np.int64)
             try:
@@ -55,7 +56,8 @@ class DeferredStrings:
             except (UnicodeDecodeError, ValueError):
                 if self.reparse is None:
                     raise
-                table[name] = self.reparse()[name].to_numpy()[rows]
+                fresh = self.reparse() if fresh is None else fresh
+                table[name] = fresh[name].iloc[rows].set_axis(table.index)  # same dtype
                 continue
             if column.dtype == "object":
                 table[name] = pd.Series(values, index=table.index, dtype=object)
