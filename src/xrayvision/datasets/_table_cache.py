@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 
 from . import _deferred_writes
-from ._deferred_strings import DeferredStrings
+from ._deferred_strings import DeferredStrings, decode_plain_strings, split_blob
 
 logger = logging.getLogger(__name__)
 
@@ -352,25 +352,11 @@ def _small_float_codes(values: np.ndarray) -> np.ndarray | None:
     return codes
 
 
-def _split_blob(blob: np.ndarray, sep: str, count: int) -> list[str]:
-    parts = codecs.utf_8_decode(blob, "strict", True)[0].split(sep) if count else []  # no copy of the blob
-    if len(parts) != count:
-        raise ValueError("string blob does not match its header")
-    return parts
-
-
 def _decode_strings(codes: np.ndarray, blob: np.ndarray, sep: str, n_unique: int) -> np.ndarray:
     values = np.empty(n_unique + 1, dtype=object)
-    values[:n_unique] = _split_blob(blob, sep, n_unique)
+    values[:n_unique] = split_blob(blob, sep, n_unique)
     values[n_unique] = np.nan  # code -1 (missing) indexes the last slot
     return values[codes]
-
-
-def _decode_plain_strings(missing: np.ndarray, blob: np.ndarray, sep: str) -> np.ndarray:
-    values = np.empty(len(missing), dtype=object)
-    values[:] = _split_blob(blob, sep, len(missing))
-    values[missing] = np.nan
-    return values
 
 
 def _write_entry(entry: Path, table: pd.DataFrame, full_key: str) -> None:
@@ -492,7 +478,7 @@ def _read_entry(
                         data[f"c{i}_codes"], data[f"c{i}_blob"], info["sep"], int(info["n_unique"])
                     )
                 else:
-                    values = _decode_plain_strings(data[f"c{i}_missing"], data[f"c{i}_blob"], info["sep"])
+                    values = decode_plain_strings(data[f"c{i}_missing"], data[f"c{i}_blob"], info["sep"])
                 if dtype == "object":  # keep object: a DataFrame would infer "str"
                     column = pd.Series(values, dtype=object, index=pd.RangeIndex(rows), copy=False)
                 else:
