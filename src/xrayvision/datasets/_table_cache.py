@@ -451,9 +451,7 @@ def read_entry_arrays(entry: Path) -> tuple[dict[str, object], dict[str, np.ndar
     return header, arrays
 
 
-def _read_entry(
-    entry: Path, full_key: str, defer: frozenset[str] = frozenset(), deferred: DeferredStrings | None = None
-) -> pd.DataFrame | None:
+def _read_entry(entry: Path, full_key: str, defer: frozenset[str], deferred: DeferredStrings) -> pd.DataFrame | None:
     """The cached table, or None when the entry is unreadable, corrupt or for another key.
 
     Plain-string columns named in ``defer`` are handed to ``deferred`` and hold row
@@ -466,7 +464,7 @@ def _read_entry(
         out: dict[str, object] = {}
         for i, info in enumerate(header["columns"]):
             kind, dtype = info["kind"], info["dtype"]
-            if kind == "plain-string" and info["name"] in defer and deferred is not None:
+            if kind == "plain-string" and info["name"] in defer:
                 missing, blob = data[f"c{i}_missing"], data[f"c{i}_blob"]
                 if len(missing) != rows:
                     return None
