@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -239,47 +241,50 @@ def test_label_like_float_columns_are_stored_small_and_round_trip_exactly(metada
     assert np.signbit(warm["negative_zero"].to_numpy()[1])
 
 
-def _paths_table(n: int = 400) -> pd.DataFrame:
-    names = [f"train/patient{i:05d}/study{i % 4}/view_é{i}.jpg" for i in range(n)]
-    names[7] = None
-    return pd.DataFrame(
-        {
-            "Path": pd.array(names, dtype="str"),
-            "obj_path": pd.Series(names, dtype=object).fillna(np.nan),
-            "group": np.arange(n) % 10,
-        }
-    )
-
-
-@pytest.mark.parametrize("keep", ["few", "most", "none"])
-def test_deferred_string_columns_restore_exactly_the_kept_rows(metadata, keep):
-    table = _paths_table()
-    parse, calls = _counting_parser(table)
-    cold, deferred = tc.load_table_deferring(metadata, parse, key="t-1", defer=["Path", "obj_path"])
-    assert not deferred, "a freshly parsed table has nothing deferred"
-    pd.testing.assert_frame_equal(cold, table)
-    tc.wait_for_cache_writes()
-    warm, deferred = tc.load_table_deferring(metadata, parse, key="t-1", defer=["Path", "obj_path"])
-    assert len(calls) == 1 and deferred
-    assert warm["Path"].dtype == np.int64, "deferred columns hold row numbers until restored"
-    rows = {"few": [399, 7, 3, 200], "most": list(range(0, 400, 2))[::-1], "none": []}[keep]
-    selected = warm.take(rows)
-    deferred.restore(selected)
-    pd.testing.assert_frame_equal(selected, table.take(rows))
-
-
-def test_damaged_deferred_blob_falls_back_to_parsing(metadata):
-    table = _paths_table()
+def test_bytes_columns_round_trip_in_place_and_width(metadata):
+    paths = np.array([f"train/patient{i:05d}/view_é{i}.jpg".encode() for i in range(300)] + [b""], dtype="S40")
+    table = pd.DataFrame({"group": np.arange(301) % 7})
+    table.insert(0, "Path", paths)  # the DataFrame constructor would turn bytes into objects
+    table["id"] = np.array([b"%05d" % i for i in range(301)], dtype="S5")
     parse, calls = _counting_parser(table)
     tc.load_table(metadata, parse, key="t-1")
     (entry,) = _entries()
-    raw = bytearray(entry.read_bytes())
-    for column in range(2):  # both deferred columns: "Path" (str) and "obj_path" (object)
-        raw[raw.index("patient00003".encode(), raw.index(b"patient00399") if column else 0)] = 0xFF
-    entry.write_bytes(bytes(raw))
-    warm, deferred = tc.load_table_deferring(metadata, parse, key="t-1", defer=["Path", "obj_path"])
-    assert len(calls) == 1 and deferred, "the entry is used: the damage sits in a deferred column"
-    selected = warm.take([3, 5])
-    deferred.restore(selected)
-    pd.testing.assert_frame_equal(selected, table.take([3, 5]))
-    assert len(calls) == 2, "the damaged entry was parsed again, not trusted"
+    header, _arrays = tc.read_entry_arrays(entry)
+    assert [c["kind"] for c in header["columns"]] == ["bytes", "numeric", "bytes"]
+    warm = tc.load_table(metadata, parse, key="t-1")
+    assert len(calls) == 1
+    assert list(warm.dtypes) == [np.dtype("S40"), np.dtype("int64"), np.dtype("S5")]
+    pd.testing.assert_frame_equal(warm, table)
+
+
+def test_writes_wait_for_constructions_in_progress(metadata):
+    """A write submitted during a dataset construction starts when it returns, or at
+    once when something needs the entry (no deadlock inside the construction)."""
+    from xrayvision.datasets import _deferred_writes
+
+    parse, calls = _counting_parser(_sample_table())
+    with _deferred_writes.constructing():
+        tc.load_table(metadata, parse, key="t-1")
+        time.sleep(0.3)
+        on_disk = lambda: list(tc.table_cache_dir().glob(f"*{tc.ENTRY_SUFFIX}"))  # noqa: E731 - no waiting
+        assert not on_disk(), "held back while the construction runs"
+        tc.load_table(metadata, parse, key="t-1")  # needs the entry: the write goes now
+        assert len(on_disk()) == 1 and len(calls) == 1
+        tc.load_table(metadata, parse, key="t-2")
+    tc.wait_for_cache_writes()
+    assert len(_entries()) == 2, "released when the construction ended"
+
+
+def test_dataset_constructors_hold_writes_back(monkeypatch, tmp_path):
+    from xrayvision.datasets import _base, _deferred_writes
+
+    seen = []
+
+    class Probe(_base.Dataset):
+        def __init__(self) -> None:
+            super().__init__()
+            seen.append(_deferred_writes._constructing)
+            self._set_labels(np.zeros((0, 1)), ["x"])
+
+    Probe()
+    assert seen == [1] and _deferred_writes._constructing == 0

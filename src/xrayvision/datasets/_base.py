@@ -19,6 +19,7 @@ image per patient, samples, transforms, totals and the printed form.
 from __future__ import annotations
 
 import collections
+import functools
 import operator
 import pprint
 from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +30,9 @@ import pandas as pd
 import torch.utils.data
 
 from ..errors import DatasetError, MetadataError, UnknownNameError
+from . import _deferred_writes
 from ._files import PathLike, read_image_under
+from ._lean_csv import bytes_sort_keys, decode_bytes, decode_bytes_columns, missing_bytes
 
 #: Columns every dataset's ``csv`` has (NaN where the source does not say).
 COMMON_COLUMNS = ("patientid", "offset_day_int", "view", "has_masks")
@@ -87,6 +90,21 @@ class Dataset(torch.utils.data.Dataset):
     image_hint: str = ""
     #: Attributes :meth:`string` shows after the size (each source prints what the reference did).
     _printed_fields: tuple[str, ...] = ("views", "data_aug")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap each subclass constructor so that table-cache writes wait until it returns
+        (see :mod:`._deferred_writes`: they would compete with it for the GIL)."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def constructing_init(self: Dataset, *args: Any, **kw: Any) -> None:
+            with _deferred_writes.constructing():
+                init(self, *args, **kw)
+
+        cls.__init__ = constructing_init  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -190,7 +208,13 @@ class Dataset(torch.utils.data.Dataset):
         if key not in self.csv.columns:
             raise MetadataError(f"cannot keep one image per patient: no column {key!r}")
         ids = self.csv[key]
-        missing = ids.isna().to_numpy()
+        if isinstance(ids.dtype, np.dtype) and ids.dtype.kind == "S":  # undecoded (see _lean_csv)
+            values = ids.to_numpy()
+            keys = bytes_sort_keys(values)  # integers that sort and compare as the strings
+            ids = pd.Series(decode_bytes(values) if keys is None else keys, index=ids.index)
+            missing = missing_bytes(values)
+        else:
+            missing = ids.isna().to_numpy()
         self._count_skip(f"no {key} (unique_patients)", int(missing.sum()))
         # One row selection instead of three table copies (filter, dedupe, sort): the first
         # occurrence of each id is the same with or without the id-less rows.
@@ -199,8 +223,10 @@ class Dataset(torch.utils.data.Dataset):
         self.csv = self.csv.take(kept[order])
 
     def _finish_csv(self) -> None:
-        """Add the common columns that the subclass did not fill and reset the index."""
+        """Decode the bytes columns of a lean read (see :mod:`._lean_csv`), add the
+        common columns that the subclass did not fill and reset the index."""
         self.csv = self.csv.reset_index(drop=True)
+        decode_bytes_columns(self.csv)
         for column in COMMON_COLUMNS:
             if column not in self.csv.columns:
                 self.csv[column] = False if column == "has_masks" else np.nan

@@ -16,11 +16,6 @@ Usage (inside a dataset class)::
 
     table = load_table(csvpath, _parse, key=f"{PARSER_VERSION}|exact={exact}")
 
-    # or, for a table with a mostly-unique string column of which few rows are kept:
-    table, deferred = load_table_deferring(csvpath, _parse, key=..., defer=["Path"])
-    ...  # select rows (the deferred column holds row numbers meanwhile)
-    deferred.restore(table)
-
 Cache key: SHA-256 of the metadata file's bytes + the caller's ``key`` (which must name a
 parser version and every argument that changes the parse) + this module's format version.
 The file's digest is memoised in a small sidecar (``tables/digests/<hash of the absolute
@@ -38,7 +33,9 @@ holding only NaN and whole numbers in [-127, 127], as label columns do, as one b
 value: CheXpert's entry shrinks from 40 to 13 MB and loads 0.03 s faster); string columns
 (pandas ``str`` dtype, or ``object`` holding only strings and missing values) are stored
 factorised: integer codes plus the distinct values joined into one UTF-8 blob with a
-separator character absent from them. Entries are written on a background thread (see
+separator character absent from them. Bytes columns (NumPy ``S``: the mostly-unique
+text of :mod:`._lean_csv`, decoded only for the rows a dataset keeps) are stored as
+they are. Entries are written on a background thread (see
 :mod:`._deferred_writes`: the construction that parsed the table does not wait for it) to
 a temporary file in the same folder and moved into place with :func:`os.replace`, so
 several DataLoader workers building at once are safe (the last writer wins; all write the
@@ -63,7 +60,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -71,12 +68,11 @@ import numpy as np
 import pandas as pd
 
 from . import _deferred_writes
-from ._deferred_strings import DeferredStrings, decode_plain_strings, split_blob
 
 logger = logging.getLogger(__name__)
 
 #: Version of the on-disk layout; part of every key, so a change invalidates old entries.
-FORMAT_VERSION = "xrv-table-3"
+FORMAT_VERSION = "xrv-table-4"
 #: File name suffix of a cache entry.
 ENTRY_SUFFIX = ".xtab"
 #: Environment variable that disables the cache when set to a true value.
@@ -140,50 +136,29 @@ def load_table(
         Whatever ``parse`` raises (e.g. :class:`~xrayvision.errors.MetadataError`); cache
         problems never raise.
     """
-    return _load(Path(path), parse, key, frozenset())[0]
+    return _load(Path(path), parse, key)
 
 
-def load_table_deferring(
-    path: str | os.PathLike[str],
-    parse: Callable[[Path], pd.DataFrame],
-    *,
-    key: str,
-    defer: Iterable[str],
-) -> tuple[pd.DataFrame, DeferredStrings]:
-    """:func:`load_table`, with the mostly-unique string columns named in ``defer`` left
-    undecoded when the table comes from the cache.
-
-    Those columns then hold each row's number (int64); once the caller has selected its
-    rows it calls ``deferred.restore(table)`` to decode the kept rows only (see
-    :mod:`._deferred_strings`). On a cache miss the table is complete and ``restore``
-    does nothing.
-    """
-    return _load(Path(path), parse, key, frozenset(defer))
-
-
-def _load(
-    path: Path, parse: Callable[[Path], pd.DataFrame], key: str, defer: frozenset[str]
-) -> tuple[pd.DataFrame, DeferredStrings]:
+def _load(path: Path, parse: Callable[[Path], pd.DataFrame], key: str) -> pd.DataFrame:
     if not cache_enabled():
-        return _reset(parse(path)), DeferredStrings()
+        return _reset(parse(path))
     try:
         entry = table_cache_dir() / f"{_entry_name(path, key)}{ENTRY_SUFFIX}"
     except OSError as err:  # unreadable file: let the parser report it in its own words
         logger.debug("table cache: cannot hash %s (%s)", path, err)
-        return _reset(parse(path)), DeferredStrings()
+        return _reset(parse(path))
     full_key = f"{FORMAT_VERSION}|{key}"
     _deferred_writes.wait_for(entry)  # an entry this process is still writing
     if entry.is_file():
-        deferred = DeferredStrings(reparse=lambda: _reset(parse(path)))
-        cached = _read_entry(entry, full_key, defer, deferred)
+        cached = _read_entry(entry, full_key)
         if cached is not None:
-            return cached, deferred
+            return cached
     table = _reset(parse(path))
     # The entry is written on a background thread (see _deferred_writes); copy-on-write
     # keeps this shallow snapshot unchanged whatever the caller does to ``table``.
     snapshot = table.copy(deep=False)
     _deferred_writes.submit(entry, lambda: _write_entry(entry, snapshot, full_key))
-    return table, DeferredStrings()
+    return table
 
 
 def wait_for_cache_writes() -> None:
@@ -352,6 +327,27 @@ def _small_float_codes(values: np.ndarray) -> np.ndarray | None:
     return codes
 
 
+def split_blob(blob: np.ndarray, sep: str, count: int) -> list[str]:
+    """The ``count`` strings of a UTF-8 blob joined by ``sep`` (decoded without a copy).
+
+    Raises:
+        ValueError: the blob holds another number of strings (a damaged entry).
+        UnicodeDecodeError: the blob is not UTF-8.
+    """
+    parts = codecs.utf_8_decode(blob, "strict", True)[0].split(sep) if count else []
+    if len(parts) != count:
+        raise ValueError("string blob does not match its header")
+    return parts
+
+
+def decode_plain_strings(missing: np.ndarray, blob: np.ndarray, sep: str) -> np.ndarray:
+    """The object array of a column stored whole: its strings, NaN where ``missing``."""
+    values = np.empty(len(missing), dtype=object)
+    values[:] = split_blob(blob, sep, len(missing))
+    values[missing] = np.nan
+    return values
+
+
 def _decode_strings(codes: np.ndarray, blob: np.ndarray, sep: str, n_unique: int) -> np.ndarray:
     values = np.empty(n_unique + 1, dtype=object)
     values[:n_unique] = split_blob(blob, sep, n_unique)
@@ -384,6 +380,9 @@ def _write_entry(entry: Path, table: pd.DataFrame, full_key: str) -> None:
                 else:  # label-like floats (NaN, -1, 0, 1...): one byte per value, not eight
                     info["kind"] = "small-float"
                     arrays[f"c{i}"] = small
+            elif isinstance(dtype, np.dtype) and dtype.kind == "S":
+                info["kind"] = "bytes"
+                arrays[f"c{i}"] = series.to_numpy()
             elif isinstance(dtype, np.dtype) and dtype.kind == "M":
                 info["kind"] = "datetime"
                 arrays[f"c{i}"] = series.to_numpy().view(np.int64)
@@ -404,7 +403,7 @@ def _write_arrays(handle, header: dict[str, object], arrays: dict[str, np.ndarra
     offset = 0
     for name, array in arrays.items():
         array = np.ascontiguousarray(array)
-        if array.dtype.kind not in "biufM" or array.dtype.hasobject:
+        if array.dtype.kind not in "biufMS" or array.dtype.hasobject:
             raise OSError(f"array {name!r} of dtype {array.dtype} cannot be stored")  # never reached
         contiguous[name] = array
         layout[name] = [array.dtype.str, list(array.shape), offset, array.nbytes]
@@ -442,7 +441,7 @@ def read_entry_arrays(entry: Path) -> tuple[dict[str, object], dict[str, np.ndar
     arrays = {}
     for name, (dtype_str, shape, offset, nbytes) in header.pop("arrays").items():
         dtype = np.dtype(dtype_str)
-        if dtype.kind not in "biufM" or dtype.hasobject:
+        if dtype.kind not in "biufMS" or dtype.hasobject:
             raise ValueError(f"array {name!r} has dtype {dtype}")
         count = int(np.prod(shape, dtype=np.int64))
         if count * dtype.itemsize != nbytes or offset < 0 or start + offset + nbytes > size:
@@ -451,26 +450,18 @@ def read_entry_arrays(entry: Path) -> tuple[dict[str, object], dict[str, np.ndar
     return header, arrays
 
 
-def _read_entry(entry: Path, full_key: str, defer: frozenset[str], deferred: DeferredStrings) -> pd.DataFrame | None:
-    """The cached table, or None when the entry is unreadable, corrupt or for another key.
-
-    Plain-string columns named in ``defer`` are handed to ``deferred`` and hold row
-    numbers in the table."""
+def _read_entry(entry: Path, full_key: str) -> pd.DataFrame | None:
+    """The cached table, or None when the entry is unreadable, corrupt or for another key."""
     try:
         header, data = read_entry_arrays(entry)
         if header.get("key") != full_key:
             return None
         rows = int(header["rows"])
         out: dict[str, object] = {}
+        inserted: list[tuple[int, str, np.ndarray]] = []  # bytes columns, by position
         for i, info in enumerate(header["columns"]):
             kind, dtype = info["kind"], info["dtype"]
-            if kind == "plain-string" and info["name"] in defer:
-                missing, blob = data[f"c{i}_missing"], data[f"c{i}_blob"]
-                if len(missing) != rows:
-                    return None
-                deferred.add(info["name"], blob, info["sep"], missing, dtype)
-                column = np.arange(rows, dtype=np.int64)
-            elif kind in ("string", "plain-string"):
+            if kind in ("string", "plain-string"):
                 if kind == "string":
                     values = _decode_strings(
                         data[f"c{i}_codes"], data[f"c{i}_blob"], info["sep"], int(info["n_unique"])
@@ -481,7 +472,7 @@ def _read_entry(entry: Path, full_key: str, defer: frozenset[str], deferred: Def
                     column = pd.Series(values, dtype=object, index=pd.RangeIndex(rows), copy=False)
                 else:
                     column = pd.array(values, dtype=dtype)
-            elif kind == "numeric":
+            elif kind in ("numeric", "bytes"):
                 column = data[f"c{i}"]
                 if str(column.dtype) != dtype:
                     return None
@@ -493,10 +484,15 @@ def _read_entry(entry: Path, full_key: str, defer: frozenset[str], deferred: Def
                 return None
             if len(column) != rows:
                 return None
-            out[info["name"]] = column
+            if kind == "bytes":
+                inserted.append((i, info["name"], column))
+            else:
+                out[info["name"]] = column
         # copy=True consolidates same-dtype columns into one block each: one take per
         # dtype instead of one per column in every later row selection (PadChest: 45 columns)
         table = pd.DataFrame(out, index=pd.RangeIndex(rows), copy=True)
+        for position, name, column in inserted:  # the constructor would make them object
+            table.insert(position, name, column)
         if list(table.columns) != [c["name"] for c in header["columns"]]:
             return None  # duplicate column names cannot round-trip through a dict
         return table

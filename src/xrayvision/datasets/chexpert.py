@@ -13,17 +13,20 @@ import pandas as pd
 from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
 from ._files import read_image_file, require_columns
+from ._lean_csv import categories_to_text, read_lean_csv
 from ._shipped import metadata_path
-from ._table_cache import load_table_deferring
+from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Bump whenever :func:`parse_chexpert_table` changes its output (invalidates the cache).
-PARSER_VERSION = "chexpert-table-2"
+PARSER_VERSION = "chexpert-table-3"
 #: Prefixes of ``Path`` in the official CSVs; removed to get the path below ``imgpath``.
 PATH_PREFIXES = ("CheXpert-v1.0-small/", "CheXpert-v1.0/")
 #: Columns read from the CSV (others are ignored: the official file has no others).
 CHEXPERT_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA", NO_FINDING, *CHEXPERT_SOURCE_FINDINGS)
 REQUIRED_COLUMNS = ("Path", "Frontal/Lateral", "AP/PA")
+# Text columns with a few distinct values (read as categories, see _lean_csv).
+_TEXT_COLUMNS = ("Sex", "Frontal/Lateral", "AP/PA")
 DOWNLOAD_HINT = (
     "CheXpert is distributed by Stanford after registration: "
     "https://stanfordmlgroup.github.io/competitions/chexpert/ ; imgpath must be the folder that "
@@ -36,14 +39,58 @@ DOWNLOAD_HINT = (
 _PATIENT_LINE = re.compile(r"patient(\d+)[^\n]*\n|\n")
 # The first "patient<digits>" of a line and the rest of that line (lines without one are skipped).
 _PATIENT_FIRST = re.compile(r"patient(\d+)[^\n]*\n")
+# Patient ids of up to this many digits are found without decoding the paths (CheXpert's have 5).
+_MAX_FAST_DIGITS = 8
 
 
 def patient_digits(paths: pd.Series) -> pd.Series:
-    """The digits after the first ``patient`` in each path (``"00001"``), NaN when absent.
+    """The digits after the first ``patient`` in each path (``"00001"``), missing when absent.
 
     Split-agnostic (``train/``, ``valid/``, ``val/``, ``test/``...), unlike the reference,
-    which needs the word ``train`` or ``valid`` in the *csv file name* (bug 5.11).
+    which needs the word ``train`` or ``valid`` in the *csv file name* (bug 5.11). Paths
+    given as undecoded bytes (a lean read, see :mod:`._lean_csv`) give bytes ids (an empty
+    cell when absent); strings give strings (NaN when absent).
     """
+    if isinstance(paths.dtype, np.dtype) and paths.dtype.kind == "S":
+        return pd.Series(_patient_digit_bytes(paths.to_numpy()), index=paths.index)
+    return _patient_digit_strings(paths)
+
+
+def _patient_digit_bytes(paths: np.ndarray) -> np.ndarray:
+    """:func:`patient_digits` of a bytes array, vectorised: no string is decoded except for
+    the rare path whose first ``patient`` is not followed by 1-7 digits."""
+    n, width = len(paths), paths.dtype.itemsize
+    cells = paths.view(np.uint8).reshape(n, width)
+    start = np.strings.find(paths, b"patient") + len("patient")
+    found = start >= len("patient")
+    digits = np.zeros((n, _MAX_FAST_DIGITS), dtype=np.uint8)
+    starts = start[found]
+    if len(starts) and starts.min() == starts.max():  # one offset, as in CheXpert: one slice
+        span = cells[:, starts[0] : starts[0] + _MAX_FAST_DIGITS]
+        digits[:, : span.shape[1]] = span
+        digits[~found] = 0
+    else:
+        for offset in np.unique(starts).tolist():
+            rows = np.flatnonzero(found & (start == offset))
+            span = cells[rows, offset : offset + _MAX_FAST_DIGITS]
+            digits[rows, : span.shape[1]] = span
+    is_digit = (digits - np.uint8(ord("0"))) < 10
+    count = np.where(is_digit.all(axis=1), _MAX_FAST_DIGITS, np.argmin(is_digit, axis=1))
+    digits[np.arange(_MAX_FAST_DIGITS) >= count[:, None]] = 0
+    out = digits.view(f"S{_MAX_FAST_DIGITS}").ravel()
+    slow = np.flatnonzero(found & ((count == 0) | (count == _MAX_FAST_DIGITS)))
+    if not len(slow):
+        return out.astype(f"S{max(int(count.max(initial=0)), 1)}")
+    # A later "patient<digits>", or a longer id: the regex on those paths only.
+    text = pd.Series([cell.decode("utf-8", "replace") for cell in paths[slow].tolist()], dtype="str")
+    redone = [b"" if isinstance(v, float) else v.encode("ascii") for v in _patient_digit_strings(text).tolist()]
+    width = max(max(map(len, redone)), int(count.max(initial=0)), 1)
+    out = out.astype(f"S{width}")
+    out[slow] = redone
+    return out
+
+
+def _patient_digit_strings(paths: pd.Series) -> pd.Series:
     values = paths.to_numpy(dtype=object, na_value="")
     if not len(values):
         return pd.Series([], dtype="str", index=paths.index)
@@ -64,10 +111,16 @@ def patient_digits(paths: pd.Series) -> pd.Series:
 def chexpert_views(frontal_lateral: pd.Series, ap_pa: pd.Series) -> pd.Series:
     """``view`` of each row: the ``AP/PA`` value for frontal images, ``L`` for laterals.
 
-    A frontal image with a blank ``AP/PA`` has no view (it becomes ``UNKNOWN``).
+    A frontal image with a blank ``AP/PA`` has no view (it becomes ``UNKNOWN``). Text or
+    category columns (a lean read compares categories 200x faster than text).
     """
-    view = ap_pa.where(frontal_lateral == "Frontal", frontal_lateral)
-    return view.mask(view == "Lateral", "L")
+    frontal = (frontal_lateral == "Frontal").to_numpy(dtype=bool)
+    lateral = np.where(frontal, ap_pa == "Lateral", frontal_lateral == "Lateral")
+    view = np.where(
+        frontal, ap_pa.to_numpy(dtype=object, na_value=np.nan), frontal_lateral.to_numpy(dtype=object, na_value=np.nan)
+    )
+    view[lateral] = "L"
+    return pd.Series(pd.array(view, dtype="str"), index=frontal_lateral.index)
 
 
 def add_demographics(table: pd.DataFrame) -> None:
@@ -92,13 +145,17 @@ def parse_chexpert_table(path: Path) -> pd.DataFrame:
         MetadataError: a required column is missing.
     """
     wanted = set(CHEXPERT_COLUMNS)
-    table = pd.read_csv(path, usecols=lambda c: c in wanted)
+    table = read_lean_csv(
+        path, "CheX_Dataset", "a CheXpert CSV", usecols=lambda c: c in wanted,
+        bytes_columns=["Path"], text_columns=_TEXT_COLUMNS, text_as_categories=True,
+    )  # fmt: skip
     require_columns(table, REQUIRED_COLUMNS, path, "CheX_Dataset")
     table["view"] = chexpert_views(table["Frontal/Lateral"], table["AP/PA"])
     table["patientid"] = patient_digits(table["Path"])
     add_demographics(table)
     table["offset_day_int"] = np.nan  # CheXpert releases no study dates
     table["has_masks"] = False
+    categories_to_text(table, _TEXT_COLUMNS)  # after deriving from them: cheaper comparisons
     return table
 
 
@@ -170,12 +227,11 @@ class CheX_Dataset(Dataset):
         self.imgpath = imgpath
         self.csvpath = metadata_path(csvpath, "chexpert_train", "csvpath", "CheX_Dataset", DOWNLOAD_HINT)
         self.flat_dir = flat_dir
-        # paths (all distinct) are decoded from the cache for the kept rows only
-        self.csv, deferred = load_table_deferring(self.csvpath, parse_chexpert_table, key=PARSER_VERSION, defer=["Path"])
+        # Path and patientid stay bytes until the rows are selected (see _lean_csv)
+        self.csv = load_table(self.csvpath, parse_chexpert_table, key=PARSER_VERSION)
         self.limit_to_selected_views(views)
         if unique_patients:
             self.keep_one_image_per_patient()
-        deferred.restore(self.csv)
         self._finish_csv()
         labels = chexpert_label_matrix(self.csv, source=str(self.csvpath))
         self._set_labels(labels, CHEXPERT_PATHOLOGIES)

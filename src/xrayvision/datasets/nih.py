@@ -13,9 +13,10 @@ from ..errors import DownloadError, MetadataError
 from ._base import Dataset, Transform
 from ._demographics import add_sex_columns, age_years
 from ._files import PathLike, read_metadata_csv, require_columns, require_folder
+from ._lean_csv import decode_bytes_columns, read_lean_csv
 from ._masks import xywh_box_mask
 from ._shipped import metadata_path
-from ._table_cache import load_table_deferring
+from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: The 14 findings of ChestX-ray14, sorted (the label columns, in order).
@@ -35,9 +36,10 @@ BBOX_LABEL_RENAMES = {"Infiltrate": "Infiltration"}
 #: Boxes are given in the frame of the released 1024 x 1024 PNGs.
 BOX_FRAME = (1024, 1024)
 #: Bump when :func:`read_data_entry` changes its output (invalidates the table cache).
-PARSER_VERSION = "nih-data-entry-1"
+PARSER_VERSION = "nih-data-entry-2"
 
-_STRING_COLUMNS = ("Image Index", "Finding Labels", "Patient Gender", "Patient Sex", "View Position")
+# Text columns with few distinct values (Image Index, distinct per row, is read as bytes).
+_TEXT_COLUMNS = ("Finding Labels", "Patient Gender", "Patient Sex", "View Position")
 _DOWNLOAD_HINT = (
     "download the images from https://academictorrents.com/details/"
     "557481faacd824c83fbf57dcf7b6da9383b3235a (or the 224x224 copy "
@@ -53,7 +55,10 @@ def read_data_entry(path: PathLike) -> pd.DataFrame:
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
-    table = read_metadata_csv(path, "NIH_Dataset", "Data_Entry CSV", dtype={c: "str" for c in _STRING_COLUMNS})
+    table = read_lean_csv(
+        path, "NIH_Dataset", "Data_Entry CSV", dtype={c: "str" for c in _TEXT_COLUMNS},
+        bytes_columns=["Image Index"], text_columns=_TEXT_COLUMNS,
+    )  # fmt: skip
     if "Patient Sex" in table.columns and "Patient Gender" not in table.columns:
         table = table.rename(columns={"Patient Sex": "Patient Gender"})
     require_columns(table, DATA_ENTRY_COLUMNS, path, "NIH_Dataset")
@@ -201,12 +206,12 @@ class NIH_Dataset(Dataset):
         self.bbox_list_path = self._bbox_list(bbox_list_path, name)
         self.unique_patients = bool(unique_patients)
 
-        # file names (all distinct) are decoded from the cache for the kept rows only
-        self.csv, deferred = load_table_deferring(self.csvpath, read_data_entry, key=PARSER_VERSION, defer=["Image Index"])
+        # file names (all distinct) stay bytes until the rows are selected (see _lean_csv)
+        self.csv = load_table(self.csvpath, read_data_entry, key=PARSER_VERSION)
         self.csv["view"] = self.csv["View Position"]
         # Key on the numeric id so patients sort 1, 2, 3 ... as in the reference.
         self._select_rows(views, self.unique_patients, "Patient ID")
-        deferred.restore(self.csv)
+        decode_bytes_columns(self.csv)
         csv = self.csv
         csv["patientid"] = csv["Patient ID"].astype("str")
         if "Patient Age" in csv.columns:

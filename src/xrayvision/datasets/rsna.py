@@ -12,6 +12,7 @@ from ..errors import DatasetError
 from ._base import Dataset, Transform
 from ._demographics import add_sex_columns, age_years
 from ._files import PathLike, nrows_key, read_metadata_csv, require_columns, require_folder
+from ._lean_csv import decode_bytes_columns, read_lean_csv
 from ._masks import xywh_box_mask
 from ._shipped import metadata_path
 from ._table_cache import load_table, memoised_sha256
@@ -26,7 +27,7 @@ LABEL_COLUMNS = ("patientId", "x", "y", "width", "height", "Target")
 HEADER_COLUMNS = ("PatientID", "ViewPosition")
 #: Boxes are given in the frame of the 1024 x 1024 challenge images.
 BOX_FRAME = (1024, 1024)
-PARSER_VERSION = "rsna-1"
+PARSER_VERSION = "rsna-2"
 
 _DOWNLOAD_HINT = (
     "get the DICOMs from https://www.kaggle.com/c/rsna-pneumonia-detection-challenge "
@@ -49,6 +50,10 @@ def read_label_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     return table
 
 
+# DICOM-header fields with a few distinct values (read as categories, see _lean_csv)
+_REPEATED_HEADER_TEXT = ("BodyPartExamined", "ConversionType", "Modality", "PatientSex", "ViewPosition")
+
+
 def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     """Read the DICOM-header table (``kaggle_stage_2_train_images_dicom_headers.csv``).
 
@@ -57,10 +62,11 @@ def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
-    table = read_metadata_csv(
+    table = read_lean_csv(
         path, "RSNA_Pneumonia_Dataset", "the DICOM-header CSV", nrows=nrows,
         dtype={"PatientID": "str", "ViewPosition": "str"},
-    )
+        bytes_columns=["Filename"], text_columns=_REPEATED_HEADER_TEXT,
+    )  # fmt: skip
     unnamed = [c for c in table.columns if str(c).startswith("Unnamed:")]
     table = table.drop(columns=unnamed)
     require_columns(table, HEADER_COLUMNS, path, "RSNA_Pneumonia_Dataset")
@@ -82,7 +88,8 @@ def read_image_table(labels_path: PathLike, headers_path: PathLike, nrows: int |
     found = pd.Index(headers["PatientID"].to_numpy(dtype=object)).get_indexer(first["patientId"].to_numpy(dtype=object))
     if (found >= 0).all():
         joined = headers.take(found)
-    else:
+    else:  # (bytes columns cannot hold the NaN of an absent row: decode them first)
+        decode_bytes_columns(headers)
         joined = headers.set_index(headers["PatientID"].rename(None)).reindex(first["patientId"].to_numpy())
     return pd.concat([first, joined.reset_index(drop=True)], axis=1)
 

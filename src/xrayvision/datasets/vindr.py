@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
-from ._files import PathLike, read_metadata_csv, require_columns, require_folder
+from ._files import PathLike, require_columns, require_folder
+from ._lean_csv import decode_bytes, factorize_bytes, read_lean_csv
 from ._masks import corner_box_mask
 from ._shipped import metadata_path
 from ._table_cache import load_table
@@ -40,12 +41,14 @@ def pathology_of(class_name: object) -> str | None:
     return _CLASS_TO_PATHOLOGY.get(str(class_name).strip().lower())
 
 
-def read_annotations(path: PathLike, columns: Iterable[str] | None = None) -> pd.DataFrame:
+def read_annotations(path: PathLike, columns: Iterable[str] | None = None, *, categories: bool = False) -> pd.DataFrame:
     """Read the annotation table (Kaggle ``train.csv`` or PhysioNet ``annotations_*.csv``).
 
     Args:
         path: the CSV (plain or gzipped).
         columns: read only these columns where present (``None``: every column).
+        categories: read ``image_id`` as bytes and ``class_name`` as a category (what
+            :func:`vindr_image_table` needs: no Python string per row for either).
 
     Raises:
         MetadataError: the file cannot be parsed or lacks ``image_id``/``class_name``.
@@ -54,9 +57,11 @@ def read_annotations(path: PathLike, columns: Iterable[str] | None = None) -> pd
     if columns is not None:
         wanted = set(columns)
         options["usecols"] = lambda name: name in wanted
-    table = read_metadata_csv(
+    table = read_lean_csv(
         path, "VinDr_Dataset", "annotation CSV",
-        dtype={"image_id": "str", "class_name": "str", "rad_id": "str"}, **options,
+        dtype={"image_id": "str", "class_name": "str", "rad_id": "str"},
+        bytes_columns=("image_id",) if categories else (),
+        category_columns=("class_name",) if categories else (), **options,
     )
     require_columns(table, ["image_id", "class_name"], path, "VinDr_Dataset")
     return table
@@ -75,16 +80,36 @@ def _sort_order(values: np.ndarray) -> np.ndarray:
     return np.argsort(ranks, kind="stable")
 
 
+def _factorise(column: pd.Series, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of a text column: (int64 codes, -1 when missing; distinct values as
+    objects). A category column's own codes are used (re-ranked when ``sort``); a bytes
+    column is factorised undecoded and only its distinct values are decoded."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "S":
+        codes, values = factorize_bytes(column.to_numpy())
+        if sort:
+            ranks = np.empty(len(values), dtype=np.int64)
+            ranks[np.argsort(values, kind="stable")] = np.arange(len(values))  # byte order = code point order
+            codes, values = np.where(codes >= 0, ranks[codes], -1), np.sort(values)
+        return codes, decode_bytes(values)
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        # on the plain object array: half the cost of factorising the pandas "str" array
+        codes, values = pd.factorize(column.to_numpy(dtype=object), sort=sort, use_na_sentinel=True)
+        return codes, np.asarray(values, dtype=object)
+    codes = column.cat.codes.to_numpy().astype(np.int64)
+    values = np.asarray(column.cat.categories, dtype=object)
+    if sort:
+        ranks, values = pd.factorize(values, sort=True)
+        codes = np.where(codes >= 0, ranks[codes], -1)
+    return codes, np.asarray(values, dtype=object)
+
+
 def vindr_image_table(annotations: pd.DataFrame) -> pd.DataFrame:
     """One row per ``image_id`` (sorted): ``class_name`` = its sorted distinct class names
     joined by ``|``, ``has_masks`` = at least one row with a box (pure function)."""
     require_columns(annotations, ["image_id", "class_name"], "the metadata", "VinDr_Dataset")
-    # Factorise every row once, on plain object arrays (half the cost of the pandas "str"
-    # arrays); a missing id or class name gets code -1, so no separate missing-value pass.
-    row_images, image_ids = pd.factorize(annotations["image_id"].to_numpy(dtype=object), use_na_sentinel=True)
-    row_classes, class_names = pd.factorize(
-        annotations["class_name"].to_numpy(dtype=object), sort=True, use_na_sentinel=True
-    )
+    # Every row's id and class name as a code (-1: missing, so no separate missing-value pass).
+    row_images, image_ids = _factorise(annotations["image_id"])
+    row_classes, class_names = _factorise(annotations["class_name"], sort=True)
     if len(class_names) > 62:
         raise MetadataError(f"VinDr_Dataset: {len(class_names)} distinct class names; at most 62 are supported")
     named = (row_images >= 0) & (row_classes >= 0)
@@ -201,7 +226,7 @@ class VinDr_Dataset(Dataset):
         self.csv = load_table(
             self.csvpath,
             # the image table needs only these columns (rad_id, class_id: 10% of the parse)
-            lambda p: vindr_image_table(read_annotations(p, ("image_id", "class_name", *BOX_COLUMNS))),
+            lambda p: vindr_image_table(read_annotations(p, ("image_id", "class_name", *BOX_COLUMNS), categories=True)),
             key=f"{PARSER_VERSION}|images",
         )
         self._finish_csv()
