@@ -73,6 +73,8 @@ def test_missing_bytes_are_the_default_na_tokens_that_fit():
     values = np.array([b"", b"NA", b"nan", b"N/", b"ok", b"None"], dtype="S4")
     assert lean.missing_bytes(values).tolist() == [True, True, True, False, False, True]
     assert np.isnan(lean.decode_bytes(values)[1])
+    wide = np.array([b"NA", b"x" * 20, b"", b"#N/A N/A", b"#N/A N/AX", b"null "], dtype="S20")
+    assert lean.missing_bytes(wide).tolist() == [True, False, True, True, False, False]
 
 
 def test_sort_keys_order_and_compare_as_the_strings():

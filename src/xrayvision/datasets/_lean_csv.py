@@ -133,8 +133,16 @@ def decode_bytes_columns(table: pd.DataFrame) -> None:
 
 def missing_bytes(values: np.ndarray) -> np.ndarray:
     """Boolean mask of the cells of a bytes array that decode to NaN."""
-    fitting = [token for token in sorted(_NA_BYTES) if len(token) <= values.dtype.itemsize]
-    return np.isin(values, np.array(fitting, dtype=values.dtype))
+    width = values.dtype.itemsize
+    fitting = np.array([token for token in sorted(_NA_BYTES) if len(token) <= width], dtype=values.dtype)
+    longest = max(map(len, _NA_BYTES))
+    if width <= longest or not len(values):
+        return np.isin(values, fitting)
+    # A cell longer than every token (an id, a path) cannot be one: test the short ones only.
+    short = np.flatnonzero(values.view(np.uint8).reshape(len(values), width)[:, longest] == 0)
+    missing = np.zeros(len(values), dtype=bool)
+    missing[short] = np.isin(values[short], fitting)
+    return missing
 
 
 def bytes_sort_keys(values: np.ndarray) -> np.ndarray | None:
