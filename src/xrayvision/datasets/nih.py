@@ -51,6 +51,8 @@ def read_data_entry(path: PathLike) -> pd.DataFrame:
     """Read ``Data_Entry_2017*.csv`` (plain or gzipped) into a DataFrame.
 
     Every column is kept; ``Patient Sex`` (some copies) is renamed ``Patient Gender``.
+    ``Image Index`` comes back as bytes (decoded once the rows are chosen: see
+    :func:`._lean_csv.decode_bytes_columns`).
 
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.

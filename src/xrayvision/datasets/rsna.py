@@ -57,7 +57,8 @@ _REPEATED_HEADER_TEXT = ("BodyPartExamined", "ConversionType", "Modality", "Pati
 def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     """Read the DICOM-header table (``kaggle_stage_2_train_images_dicom_headers.csv``).
 
-    Its unnamed first column (a saved pandas index) is dropped.
+    Its unnamed first column (a saved pandas index) is dropped. ``Filename`` comes back as
+    bytes (decoded once the rows are chosen: see :func:`._lean_csv.decode_bytes_columns`).
 
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
