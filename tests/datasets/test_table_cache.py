@@ -257,6 +257,21 @@ def test_bytes_columns_round_trip_in_place_and_width(metadata):
     pd.testing.assert_frame_equal(warm, table)
 
 
+def test_category_columns_round_trip(metadata):
+    table = pd.DataFrame({"sex": pd.Categorical(["M", None, "F", "M"]), "n": np.arange(4)})
+    table["view"] = table["sex"].cat.rename_categories({"F": "PA", "M": "é"})
+    parse, calls = _counting_parser(table)
+    tc.load_table(metadata, parse, key="t-1")
+    warm = tc.load_table(metadata, parse, key="t-1")
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(warm, table)
+    ordered = table.assign(sex=table["sex"].cat.as_ordered())  # not a lean read's: not cached
+    parse, calls = _counting_parser(ordered)
+    tc.load_table(metadata, parse, key="t-2")
+    tc.load_table(metadata, parse, key="t-2")
+    assert len(calls) == 2
+
+
 def test_writes_wait_for_constructions_in_progress(metadata):
     """A write submitted during a dataset construction starts when it returns, or at
     once when something needs the entry (no deadlock inside the construction)."""

@@ -32,7 +32,7 @@ import torch.utils.data
 from ..errors import DatasetError, MetadataError, UnknownNameError
 from . import _deferred_writes
 from ._files import PathLike, read_image_under
-from ._lean_csv import bytes_sort_keys, decode_bytes, decode_bytes_columns, missing_bytes
+from ._lean_csv import bytes_sort_keys, categories_to_text, decode_bytes, decode_bytes_columns, missing_bytes
 
 #: Columns every dataset's ``csv`` has (NaN where the source does not say).
 COMMON_COLUMNS = ("patientid", "offset_day_int", "view", "has_masks")
@@ -172,7 +172,7 @@ class Dataset(torch.utils.data.Dataset):
         """
         self.views = as_view_list(views)
         if self.views == ["*"]:
-            self.csv["view"] = self.csv["view"].fillna(UNKNOWN_VIEW)
+            self._fill_missing_views()
             return
         if self.known_views is not None:
             valid = set(self.known_views) | {UNKNOWN_VIEW}
@@ -188,7 +188,11 @@ class Dataset(torch.utils.data.Dataset):
             keep = keep | missing
         self.csv = self.csv[keep]
         if (missing & keep).any():
-            self.csv["view"] = self.csv["view"].fillna(UNKNOWN_VIEW)
+            self._fill_missing_views()
+
+    def _fill_missing_views(self) -> None:
+        categories_to_text(self.csv, ["view"])  # a lean read's category cannot take a new value
+        self.csv["view"] = self.csv["view"].fillna(UNKNOWN_VIEW)
 
     def _select_rows(self, views: str | Iterable[str] | None, unique_patients: bool, key: str = "patientid") -> None:
         """The usual row selection: :meth:`limit_to_selected_views`, then, when
@@ -223,10 +227,11 @@ class Dataset(torch.utils.data.Dataset):
         self.csv = self.csv.take(kept[order])
 
     def _finish_csv(self) -> None:
-        """Decode the bytes columns of a lean read (see :mod:`._lean_csv`), add the
-        common columns that the subclass did not fill and reset the index."""
+        """Decode the bytes and category columns of a lean read (see :mod:`._lean_csv`),
+        add the common columns that the subclass did not fill and reset the index."""
         self.csv = self.csv.reset_index(drop=True)
         decode_bytes_columns(self.csv)
+        categories_to_text(self.csv, [name for name, dtype in self.csv.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)])
         for column in COMMON_COLUMNS:
             if column not in self.csv.columns:
                 self.csv[column] = False if column == "has_masks" else np.nan

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import MetadataError, MissingMetadataError, MissingImageError
+from ..errors import MetadataError, MissingImageError, MissingMetadataError
 from ._gzip_stream import open_csv
 
 PathLike = str | os.PathLike

@@ -306,6 +306,22 @@ def _encode_strings(values: pd.Series) -> tuple[dict[str, np.ndarray], dict[str,
     return arrays, {"kind": "string", "sep": sep, "n_unique": len(strings)}
 
 
+def _encode_categories(values: pd.Series) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """A category column of text (see :mod:`._lean_csv`) as its codes plus its categories
+    joined into one blob."""
+    dtype = values.dtype
+    categories = np.asarray(dtype.categories, dtype=object)
+    if dtype.ordered or not pd.api.types.is_string_dtype(dtype.categories):
+        raise _Unsupported("only unordered categories of text are stored")
+    try:
+        sep, text = _join_strings(categories)
+    except TypeError:
+        raise _Unsupported("categories mix strings with other objects") from None
+    blob = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    fields = {"kind": "category", "sep": sep, "n_unique": len(categories), "categories": str(dtype.categories.dtype)}
+    return {"codes": values.cat.codes.to_numpy(), "blob": blob}, fields
+
+
 #: Float value of each byte code of a "small-float" column (code 128, i.e. -128: NaN).
 _SMALL_FLOAT_VALUES = np.concatenate([np.arange(0, 128), [np.nan], np.arange(-127, 0)]).astype(np.float64)
 
@@ -383,6 +399,10 @@ def _write_entry(entry: Path, table: pd.DataFrame, full_key: str) -> None:
             elif isinstance(dtype, np.dtype) and dtype.kind == "S":
                 info["kind"] = "bytes"
                 arrays[f"c{i}"] = series.to_numpy()
+            elif isinstance(dtype, pd.CategoricalDtype):
+                parts, fields = _encode_categories(series)
+                info.update(fields)
+                arrays.update({f"c{i}_{part}": array for part, array in parts.items()})
             elif isinstance(dtype, np.dtype) and dtype.kind == "M":
                 info["kind"] = "datetime"
                 arrays[f"c{i}"] = series.to_numpy().view(np.int64)
@@ -476,6 +496,10 @@ def _read_entry(entry: Path, full_key: str) -> pd.DataFrame | None:
                 column = data[f"c{i}"]
                 if str(column.dtype) != dtype:
                     return None
+            elif kind == "category":
+                names = split_blob(data[f"c{i}_blob"], info["sep"], int(info["n_unique"]))
+                categories = pd.Index(names, dtype=info["categories"])
+                column = pd.Series(pd.Categorical.from_codes(data[f"c{i}_codes"], categories), copy=False)
             elif kind == "small-float":
                 column = _SMALL_FLOAT_VALUES.astype(np.dtype(dtype))[data[f"c{i}"].view(np.uint8)]
             elif kind == "datetime":

@@ -13,13 +13,13 @@ import pandas as pd
 from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
 from ._files import read_image_file, require_columns
-from ._lean_csv import categories_to_text, read_lean_csv
+from ._lean_csv import read_lean_csv
 from ._shipped import metadata_path
 from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Bump whenever :func:`parse_chexpert_table` changes its output (invalidates the cache).
-PARSER_VERSION = "chexpert-table-3"
+PARSER_VERSION = "chexpert-table-4"
 #: Prefixes of ``Path`` in the official CSVs; removed to get the path below ``imgpath``.
 PATH_PREFIXES = ("CheXpert-v1.0-small/", "CheXpert-v1.0/")
 #: Columns read from the CSV (others are ignored: the official file has no others).
@@ -155,8 +155,7 @@ def parse_chexpert_table(path: Path) -> pd.DataFrame:
     add_demographics(table)
     table["offset_day_int"] = np.nan  # CheXpert releases no study dates
     table["has_masks"] = False
-    categories_to_text(table, _TEXT_COLUMNS)  # after deriving from them: cheaper comparisons
-    return table
+    return table  # the text columns stay categories until the rows are chosen (_finish_csv)
 
 
 def image_relative_path(path: str) -> str:

@@ -13,8 +13,8 @@ from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
 from ._files import read_image_file, require_columns, require_file
 from ._gzip_stream import open_csv
-from .padchest import yyyymmdd_to_days
 from ._table_cache import load_table
+from .padchest import yyyymmdd_to_days
 
 PARSER_VERSION = "mimic-tables-1"
 LABEL_KEYS = ("subject_id", "study_id")

@@ -36,7 +36,7 @@ BBOX_LABEL_RENAMES = {"Infiltrate": "Infiltration"}
 #: Boxes are given in the frame of the released 1024 x 1024 PNGs.
 BOX_FRAME = (1024, 1024)
 #: Bump when :func:`read_data_entry` changes its output (invalidates the table cache).
-PARSER_VERSION = "nih-data-entry-2"
+PARSER_VERSION = "nih-data-entry-3"
 
 # Text columns with few distinct values (Image Index, distinct per row, is read as bytes).
 _TEXT_COLUMNS = ("Finding Labels", "Patient Gender", "Patient Sex", "View Position")
@@ -51,15 +51,15 @@ def read_data_entry(path: PathLike) -> pd.DataFrame:
     """Read ``Data_Entry_2017*.csv`` (plain or gzipped) into a DataFrame.
 
     Every column is kept; ``Patient Sex`` (some copies) is renamed ``Patient Gender``.
-    ``Image Index`` comes back as bytes (decoded once the rows are chosen: see
-    :func:`._lean_csv.decode_bytes_columns`).
+    ``Image Index`` comes back as bytes and the text columns as categories (turned into
+    text once the rows are chosen: see :mod:`._lean_csv`).
 
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
     table = read_lean_csv(
         path, "NIH_Dataset", "Data_Entry CSV", dtype={c: "str" for c in _TEXT_COLUMNS},
-        bytes_columns=["Image Index"], text_columns=_TEXT_COLUMNS,
+        bytes_columns=["Image Index"], text_columns=_TEXT_COLUMNS, text_as_categories=True,
     )  # fmt: skip
     if "Patient Sex" in table.columns and "Patient Gender" not in table.columns:
         table = table.rename(columns={"Patient Sex": "Patient Gender"})

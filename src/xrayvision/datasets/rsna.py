@@ -27,7 +27,7 @@ LABEL_COLUMNS = ("patientId", "x", "y", "width", "height", "Target")
 HEADER_COLUMNS = ("PatientID", "ViewPosition")
 #: Boxes are given in the frame of the 1024 x 1024 challenge images.
 BOX_FRAME = (1024, 1024)
-PARSER_VERSION = "rsna-2"
+PARSER_VERSION = "rsna-3"
 
 _DOWNLOAD_HINT = (
     "get the DICOMs from https://www.kaggle.com/c/rsna-pneumonia-detection-challenge "
@@ -58,7 +58,8 @@ def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     """Read the DICOM-header table (``kaggle_stage_2_train_images_dicom_headers.csv``).
 
     Its unnamed first column (a saved pandas index) is dropped. ``Filename`` comes back as
-    bytes (decoded once the rows are chosen: see :func:`._lean_csv.decode_bytes_columns`).
+    bytes and the few-valued text columns as categories (turned into text once the rows
+    are chosen: see :mod:`._lean_csv`).
 
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
@@ -66,7 +67,7 @@ def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     table = read_lean_csv(
         path, "RSNA_Pneumonia_Dataset", "the DICOM-header CSV", nrows=nrows,
         dtype={"PatientID": "str", "ViewPosition": "str"},
-        bytes_columns=["Filename"], text_columns=_REPEATED_HEADER_TEXT,
+        bytes_columns=["Filename"], text_columns=_REPEATED_HEADER_TEXT, text_as_categories=True,
     )  # fmt: skip
     unnamed = [c for c in table.columns if str(c).startswith("Unnamed:")]
     table = table.drop(columns=unnamed)
