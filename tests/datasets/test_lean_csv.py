@@ -114,3 +114,19 @@ def test_real_metadata_reads_exactly_as_the_default(realdata, name, bytes_column
     table = _read(path, bytes_columns=bytes_columns, text_columns=text_columns)
     lean.decode_bytes_columns(table)
     pd.testing.assert_frame_equal(table, pd.read_csv(path))
+
+
+@pytest.mark.parametrize("prefixes", [5, 10**9])  # many ties (NumPy's sort) or few (prefix keys)
+def test_bytes_argsort_is_the_stable_string_order(prefixes):
+    rng = np.random.default_rng(prefixes)
+    words = [f"{rng.integers(0, prefixes):09d}" + "x" * int(rng.integers(0, 4)) for _ in range(2000)]
+    words += ["", "é", "abcdefgh", "abcdefg", "abcdefgh"]
+    values = np.array([w.encode() for w in words])
+    assert lean.bytes_argsort(values).tolist() == sorted(range(len(words)), key=words.__getitem__)
+
+
+def test_isin_bytes_matches_series_isin():
+    words = ["abcdefgh1", "abcdefgh2", "abc", "é.png", "", "x" * 30]
+    values = np.array([w.encode() for w in words], dtype="S12")  # the long one is cut: never wanted
+    wanted = ["abcdefgh2", "é.png", "zzz", "x" * 30]
+    assert lean.isin_bytes(values, wanted).tolist() == [False, True, False, True, False, False]

@@ -12,13 +12,13 @@ import pandas as pd
 
 from ._base import Dataset
 from ._files import read_image_file, require_columns
-from ._gzip_stream import open_csv
+from ._lean_csv import bytes_argsort, factorize_bytes, isin_bytes, missing_bytes, read_lean_csv
 from ._shipped import metadata_path
 from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Bump whenever :func:`parse_padchest_table` changes its output (invalidates the cache).
-PARSER_VERSION = "padchest-table-4"
+PARSER_VERSION = "padchest-table-5"
 
 #: Label names in column order (alphabetical before ``Tube'`` was renamed ``Tube``).
 PADCHEST_PATHOLOGIES: tuple[str, ...] = (
@@ -172,11 +172,14 @@ def parse_padchest_table(path: Path) -> pd.DataFrame:
         MetadataError: a needed column is missing.
     """
     wanted = set(PADCHEST_COLUMNS)
-    # Text columns typed up front, so pandas' chunked (faster) parser cannot mix types in
-    # them; the two numeric columns go through to_numeric(errors="coerce") below anyway.
-    text = {name: "str" for name in ("ImageID", "PatientID", "PatientSex_DICOM", "Projection", "Labels")}
-    with open_csv(path) as source:  # 99 MB of CSV: decompressed on a second thread
-        table = pd.read_csv(source, usecols=lambda c: c in wanted, dtype=text)
+    # Text typed up front, so pandas' chunked (faster) parser cannot mix types in a column;
+    # the two mostly-unique ids stay bytes until the rows are chosen (see _lean_csv); the
+    # two numeric columns go through to_numeric(errors="coerce") below anyway.
+    table = read_lean_csv(
+        path, "PC_Dataset", "the PadChest CSV", usecols=lambda c: c in wanted,
+        dtype={"Labels": "str", "PatientSex_DICOM": "str", "Projection": "str"},
+        bytes_columns=["ImageID", "PatientID"], text_columns=["PatientSex_DICOM", "Projection"],
+    )  # fmt: skip
     require_columns(table, PADCHEST_COLUMNS, path, "PC_Dataset")
     table = table[list(PADCHEST_COLUMNS)]
     table["view"] = table["Projection"].mask(table["Projection"] == "AP_horizontal", "AP Supine")
@@ -187,19 +190,17 @@ def parse_padchest_table(path: Path) -> pd.DataFrame:
     table["sex_male"] = (table["PatientSex_DICOM"] == "M").to_numpy()
     table["sex_female"] = (table["PatientSex_DICOM"] == "F").to_numpy()
     table["has_masks"] = False
-    # integer stand-ins for the two string sorts of construction (string argsort is slow;
-    # Python's sorted() over the nearly sorted ids is 3x faster than numpy's object argsort)
-    table[_PATIENT_CODE] = pd.factorize(table["PatientID"], use_na_sentinel=True)[0].astype(np.float64)
-    table[_PATIENT_CODE] = table[_PATIENT_CODE].mask(table[_PATIENT_CODE] < 0)
-    image_ids = table["ImageID"].to_numpy(dtype=object, na_value="")
+    # integer stand-ins for the two string sorts of construction (sorting strings is slow)
+    patients, images = _text_codes(table["PatientID"]), table["ImageID"]
+    table[_PATIENT_CODE] = np.where(patients >= 0, patients, np.nan)
     rank = np.empty(len(table), dtype=np.int64)
-    rank[sorted(range(len(image_ids)), key=image_ids.__getitem__)] = np.arange(len(table))
+    rank[_text_order(images)] = np.arange(len(table))
     table[_IMAGE_RANK] = rank
     # the row filters, as one code per row (the first reason that applies, 0 = kept)
     birth = table["PatientBirth"]
     reasons = (
         table["Labels"].isna(),
-        table["ImageID"].isin(PADCHEST_BAD_IMAGES),
+        pd.Series(_text_isin(table["ImageID"], PADCHEST_BAD_IMAGES)),
         birth.isna(),
         birth >= FIRST_EXCLUDED_BIRTH_YEAR,
     )
@@ -211,6 +212,29 @@ def parse_padchest_table(path: Path) -> pd.DataFrame:
     matrix = padchest_label_matrix(table["Labels"]).astype(np.uint32)
     table[_LABEL_BITS] = (matrix << np.arange(len(PADCHEST_PATHOLOGIES), dtype=np.uint32)).sum(axis=1, dtype=np.uint32)
     return table
+
+
+def _text_codes(column: pd.Series) -> np.ndarray:
+    """First-appearance codes of a bytes (lean) or text column, -1 where missing."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "S":
+        return factorize_bytes(column.to_numpy())[0]
+    return pd.factorize(column, use_na_sentinel=True)[0]
+
+
+def _text_order(column: pd.Series) -> np.ndarray:
+    """Stable order of a bytes (lean) or text column's strings, a missing one as ""."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "S":
+        values = column.to_numpy()
+        return bytes_argsort(np.where(missing_bytes(values), b"", values))
+    # Python's sorted() over the nearly sorted ids is 3x faster than numpy's object argsort
+    values = column.to_numpy(dtype=object, na_value="")
+    return np.array(sorted(range(len(values)), key=values.__getitem__), dtype=np.int64)
+
+
+def _text_isin(column: pd.Series, wanted: Iterable[str]) -> np.ndarray:
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "S":
+        return isin_bytes(column.to_numpy(), list(wanted))
+    return column.isin(list(wanted)).to_numpy(dtype=bool)
 
 
 class PC_Dataset(Dataset):
