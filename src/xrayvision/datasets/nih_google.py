@@ -10,8 +10,7 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
-from ._files import PathLike, nrows_key, require_columns, require_folder
-from ._lean_csv import read_lean_csv
+from ._files import PathLike, nrows_key, read_metadata_csv, require_columns, require_folder
 from ._shipped import metadata_path
 from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
@@ -37,12 +36,8 @@ def read_google_labels(path: PathLike, nrows: int | None = None) -> pd.DataFrame
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
-    # few distinct values each: read as categories (see _lean_csv); file names as text
-    repeated = ("Finding Labels", "Patient Gender", "View Position", "Set Id", *GOOGLE_COLUMNS)
-    table = read_lean_csv(
-        path, "NIH_Google_Dataset", "a label CSV", nrows=nrows,
-        dtype={c: "str" for c in ("Image Index", *repeated)}, text_columns=repeated,
-    )  # fmt: skip
+    strings = ("Image Index", "Finding Labels", "Patient Gender", "View Position", "Set Id", *GOOGLE_COLUMNS)
+    table = read_metadata_csv(path, "NIH_Google_Dataset", "a label CSV", nrows=nrows, dtype={c: "str" for c in strings})
     require_columns(table, REQUIRED_COLUMNS, path, "NIH_Google_Dataset")
     return table
 
