@@ -13,12 +13,11 @@ from ._base import Dataset, Transform
 from ._files import PathLike, read_metadata_csv, require_columns, require_folder
 from ._masks import rle_mask
 from ._shipped import metadata_path
+from ._siim_images import NO_MASK, read_image_table
 from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
 
 SIIM_PATHOLOGIES = ("Pneumothorax",)
-#: Value of ``EncodedPixels`` meaning "no pneumothorax".
-NO_MASK = "-1"
 #: Run-length codes index the 1024 x 1024 challenge images.
 RLE_FRAME = (1024, 1024)
 PARSER_VERSION = "siim-1"
@@ -63,6 +62,10 @@ def siim_image_table(rle: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({"ImageId": np.asarray(image_ids, dtype=object), "regions": regions.astype(np.int64)})
     table["has_masks"] = table["regions"] > 0
     return table
+
+
+def _exact_image_table(path: PathLike) -> pd.DataFrame:
+    return siim_image_table(read_rle_table(path))
 
 
 def siim_labels(csv: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -137,13 +140,16 @@ class SIIM_Pneumothorax_Dataset(Dataset):
         self.csvpath = metadata_path(csvpath, "siim_rle", "csvpath", name)
         self.unique_patients = unique_patients
 
-        rle = load_table(self.csvpath, read_rle_table, key=PARSER_VERSION)
-        self.csv = siim_image_table(rle)
+        # the image table only (the run-length codes are read when masks are wanted)
+        self.csv = load_table(
+            self.csvpath, lambda p: read_image_table(p, _exact_image_table), key=f"{PARSER_VERSION}|images"
+        )
         self._finish_csv()
         self._set_labels(*siim_labels(self.csv))
         self._ids = self.csv["ImageId"].to_numpy(dtype=object)
         self._codes: dict[str, list[str]] = {}
         if self.pathology_masks:
+            rle = load_table(self.csvpath, read_rle_table, key=PARSER_VERSION)
             coded = rle[(rle["EncodedPixels"] != NO_MASK).to_numpy() & rle["EncodedPixels"].notna().to_numpy()]
             for image_id, code in zip(coded["ImageId"].tolist(), coded["EncodedPixels"].tolist()):
                 self._codes.setdefault(image_id, []).append(code)
