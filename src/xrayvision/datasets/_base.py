@@ -31,8 +31,9 @@ import torch.utils.data
 
 from ..errors import DatasetError, MetadataError, UnknownNameError
 from . import _deferred_writes
+from ._bytes_columns import bytes_sort_keys, decode_bytes, decode_bytes_columns, missing_bytes
 from ._files import PathLike, read_image_under
-from ._lean_csv import bytes_sort_keys, categories_to_text, decode_bytes, decode_bytes_columns, missing_bytes
+from ._lean_csv import categories_to_text
 
 #: Columns every dataset's ``csv`` has (NaN where the source does not say).
 COMMON_COLUMNS = ("patientid", "offset_day_int", "view", "has_masks")

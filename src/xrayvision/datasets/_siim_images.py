@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MetadataError
+from ._bytes_columns import decode_bytes, factorize_bytes
 from ._files import PathLike, read_metadata_csv
-from ._lean_csv import BYTES_WIDTH, decode_bytes, factorize_bytes
+from ._lean_csv import BYTES_WIDTH
 
 #: Bytes of each run-length code read: enough to tell ``-1`` (and padding) from a code.
 CODE_PREFIX = 16

@@ -11,9 +11,10 @@ import pandas as pd
 
 from ..errors import DownloadError, MetadataError
 from ._base import Dataset, Transform
+from ._bytes_columns import decode_bytes_columns
 from ._demographics import add_sex_columns, age_years
 from ._files import PathLike, read_metadata_csv, require_columns, require_folder
-from ._lean_csv import decode_bytes_columns, read_lean_csv
+from ._lean_csv import read_lean_csv
 from ._masks import xywh_box_mask
 from ._shipped import metadata_path
 from ._table_cache import load_table

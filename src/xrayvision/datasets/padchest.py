@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ._base import Dataset
+from ._bytes_columns import bytes_argsort, factorize_bytes, isin_bytes, missing_bytes
 from ._files import read_image_file, require_columns
-from ._lean_csv import bytes_argsort, factorize_bytes, isin_bytes, missing_bytes, read_lean_csv
+from ._lean_csv import read_lean_csv
 from ._shipped import metadata_path
 from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE

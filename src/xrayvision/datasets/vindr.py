@@ -11,8 +11,9 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
+from ._bytes_columns import bytes_argsort, decode_bytes, factorize_bytes
 from ._files import PathLike, require_columns, require_folder
-from ._lean_csv import bytes_argsort, decode_bytes, factorize_bytes, read_lean_csv
+from ._lean_csv import read_lean_csv
 from ._masks import corner_box_mask
 from ._shipped import metadata_path
 from ._table_cache import load_table
