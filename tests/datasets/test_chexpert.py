@@ -83,6 +83,30 @@ def test_view_and_patient_helpers():
     assert chexpert_views(fl, appa).tolist()[:2] == ["PA", "L"] and chexpert_views(fl, appa).isna().sum() == 2
     paths = pd.Series(["x/training/patient00012/study1/v.jpg", "valid/patient64541/s/v.jpg", "nothing"], dtype="str")
     assert patient_digits(paths).tolist()[:2] == ["00012", "64541"] and patient_digits(paths).isna()[2]
+    # categories (a lean read) give the same views as text
+    as_categories = chexpert_views(fl.astype("category"), appa.astype("category"))
+    pd.testing.assert_series_equal(as_categories, chexpert_views(fl, appa))
+
+
+def test_patient_digits_from_bytes_equal_those_from_text():
+    paths = [
+        "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg",
+        "CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg",
+        "CheXpert-v1.0/train/patient00002/study2/view2_lateral.jpg",  # another offset
+        "patients/patient7/s.jpg",  # the first "patient" has no digits
+        "x/patient123456789012/s.jpg",  # longer than the vectorised 8 digits
+        "é/patient42/s.jpg",
+        "nothing here",
+        "",
+    ]
+    text = pd.Series(paths, dtype="str").replace("", np.nan)
+    cells = np.array([p.encode() for p in paths])
+    from_bytes = patient_digits(pd.Series(cells))
+    assert from_bytes.dtype.kind == "S"
+    decoded = [np.nan if not cell else cell.decode() for cell in from_bytes.tolist()]
+    expected = patient_digits(text).tolist()
+    assert decoded[:6] == expected[:6] == ["00001", "64541", "00002", "7", "123456789012", "42"]
+    assert all(pd.isna(v) for v in decoded[6:] + expected[6:])
 
 
 def test_errors(fake, tmp_path):

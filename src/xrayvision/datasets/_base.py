@@ -232,7 +232,7 @@ class Dataset(torch.utils.data.Dataset):
         add the common columns that the subclass did not fill and reset the index."""
         self.csv = self.csv.reset_index(drop=True)
         decode_bytes_columns(self.csv)
-        categories_to_text(self.csv, [name for name, dtype in self.csv.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)])
+        categories_to_text(self.csv, [name for name, dt in self.csv.dtypes.items() if isinstance(dt, pd.CategoricalDtype)])
         for column in COMMON_COLUMNS:
             if column not in self.csv.columns:
                 self.csv[column] = False if column == "has_masks" else np.nan

@@ -108,6 +108,8 @@ def _finish(threads: list[threading.Thread]) -> None:
         _settled.notify_all()
     for thread in threads:
         thread.join()
+    with _settled:  # a write that had finished by itself never removed its mark
+        _go_now.difference_update(threads)
 
 
 def pending_count() -> int:
