@@ -90,3 +90,14 @@ def test_damaged_metadata_is_a_metadata_error_naming_the_file(tmp_path):
     path.write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(MetadataError, match="labels.csv.gz"):
         read_metadata_csv(path, "NIH_Dataset", "Data_Entry CSV")
+
+
+def test_inflate_gives_zlibs_bytes():
+    import gzip
+    import zlib
+
+    from xrayvision.datasets import _inflate
+
+    payload = b"Path,Sex\n" + b"".join(b"train/patient%05d/view1.jpg,Male\n" % i for i in range(20000))
+    packed = gzip.compress(payload)
+    assert _inflate.decompressobj(31).decompress(packed) == zlib.decompressobj(31).decompress(packed) == payload

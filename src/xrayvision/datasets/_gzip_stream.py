@@ -14,10 +14,11 @@ import io
 import os
 import queue
 import threading
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from . import _inflate as inflate
 
 #: Compressed size above which decompression gets its own thread.
 MIN_THREADED_BYTES = 256 * 2**10
@@ -95,7 +96,7 @@ class _DecompressAhead(io.RawIOBase):
     def _produce(self, path: Path) -> None:
         try:
             with open(path, "rb") as handle:
-                decompressor = zlib.decompressobj(wbits=31)
+                decompressor = inflate.decompressobj(wbits=31)
                 while not self._stop.is_set():
                     block = handle.read(self._chunk)
                     if not block:
@@ -103,14 +104,14 @@ class _DecompressAhead(io.RawIOBase):
                     out = decompressor.decompress(block)
                     while decompressor.eof and decompressor.unused_data:  # another gzip member
                         rest = decompressor.unused_data
-                        decompressor = zlib.decompressobj(wbits=31)
+                        decompressor = inflate.decompressobj(wbits=31)
                         out += decompressor.decompress(rest)
                     if out and not self._put(out):
                         return
                 if not decompressor.eof and not self._stop.is_set():
                     raise OSError(f"{path} ends before the end of its gzip stream (a truncated download?)")
             self._put(None)
-        except zlib.error as err:
+        except inflate.errors as err:
             self._put(OSError(f"{path} is not a valid gzip file ({err}); download it again"))
         except BaseException as err:  # noqa: BLE001 - handed to the reading thread
             self._put(err)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 import tarfile
 import xml.etree.ElementTree as ET
-import zlib
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import MetadataError
+from . import _inflate as inflate
 from ._tar_reader import iter_tar_files
 
 COLUMNS = ["uid", "imageid", "labels_major", "labels_automatic"]
@@ -55,7 +55,7 @@ def parse_reports(path: Path) -> pd.DataFrame:
         for name, data in iter_tar_files(path):
             if name.endswith(".xml"):
                 rows.extend(report_rows(data, f"{path}: report {name}"))
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+    except (tarfile.TarError, OSError, EOFError, *inflate.errors) as err:
         raise MetadataError(f"{path}: cannot read the report archive ({err})") from err
     return pd.DataFrame(rows, columns=COLUMNS, dtype=object)
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import tarfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+from . import _inflate as inflate
 
 _BLOCK = 512
 _REGULAR = (b"0", b"\0", b"7")  # regular file, old-style regular file, contiguous file
@@ -27,7 +28,8 @@ def iter_tar_files(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
     """Yield ``(member name, bytes)`` for every regular file, in archive order.
 
     Raises:
-        tarfile.TarError, OSError, EOFError, zlib.error: the archive is unreadable.
+        tarfile.TarError, OSError, EOFError, zlib.error: the archive is unreadable (as
+            :mod:`tarfile` reports it).
     """
     path = Path(path)
     data = _decompressed(path.read_bytes())
@@ -43,16 +45,19 @@ def _decompressed(raw: bytes) -> bytes | bytearray | None:
     """The tar bytes of a plain or gzip archive; None for other compressions or damage."""
     if raw[:2] != b"\x1f\x8b":
         return raw if len(raw) >= _BLOCK and raw[257:262] == b"ustar" else None
-    return _gunzip_sized(raw) or _gunzip_members(raw)
+    try:
+        return _gunzip_sized(raw) or _gunzip_members(raw)
+    except inflate.errors:
+        return None  # damage: tarfile reports it in its own words
 
 
 def _gunzip_sized(raw: bytes) -> bytearray | None:
-    """A one-member gzip decompressed into a buffer of the size its trailer states (zlib's
-    own growing output peaked at twice the archive's size), or None."""
+    """A one-member gzip decompressed into a buffer of the size its trailer states (the
+    decompressor's own growing output peaked at twice the archive's size), or None."""
     size = int.from_bytes(raw[-4:], "little")  # ISIZE: the size modulo 2**32
     out = bytearray(size)
     view = memoryview(out)
-    decompressor = zlib.decompressobj(wbits=31)
+    decompressor = inflate.decompressobj(wbits=31)
     pending, filled = raw, 0
     while not decompressor.eof:
         chunk = decompressor.decompress(pending, 1 << 20)
@@ -68,7 +73,7 @@ def _gunzip_sized(raw: bytes) -> bytearray | None:
 def _gunzip_members(raw: bytes) -> bytes | None:
     parts = []
     while raw:
-        decompressor = zlib.decompressobj(wbits=31)
+        decompressor = inflate.decompressobj(wbits=31)
         parts.append(decompressor.decompress(raw))
         if not decompressor.eof:
             return None  # truncated: let tarfile raise its own error
