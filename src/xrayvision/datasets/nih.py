@@ -232,8 +232,9 @@ class NIH_Dataset(Dataset):
                 wanted = boxes[boxes["Image Index"].isin(csv["Image Index"])]
                 for row in wanted.itertuples(index=False):
                     self._boxes.setdefault(row[0], []).append(tuple(row[1:]))
+        labels = nih_labels(self.csv)  # before _finish_csv: Finding Labels is still a category
         self._finish_csv()
-        self._set_labels(*nih_labels(self.csv))
+        self._set_labels(*labels)
         self._files = self.csv["Image Index"].to_numpy(dtype=object)
 
     def _bbox_list(self, argument: PathLike | None, name: str) -> Path | None:
