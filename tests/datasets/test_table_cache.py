@@ -303,3 +303,37 @@ def test_dataset_constructors_hold_writes_back(monkeypatch, tmp_path):
 
     Probe()
     assert seen == [1] and _deferred_writes._constructing == 0
+
+
+def test_a_file_seen_first_is_hashed_after_the_construction(metadata, monkeypatch):
+    """The first construction does not wait for the file's digest; the next one does,
+    and is warm."""
+    import threading
+
+    release = threading.Event()
+    real_hash = tc.file_sha256
+
+    def slow_hash(path, *args):
+        assert release.wait(10), "test did not release the hash"
+        return real_hash(path, *args)
+
+    monkeypatch.setattr(tc, "file_sha256", slow_hash)
+    parse, calls = _counting_parser(_sample_table())
+    cold = tc.load_table(metadata, parse, key="t-1")  # returns although hashing is blocked
+    threading.Timer(0.2, release.set).start()
+    warm = tc.load_table(metadata, parse, key="t-1")
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(warm, cold)
+
+
+def test_a_file_changed_before_its_hash_gets_no_entry(metadata, monkeypatch):
+    real_hash = tc.file_sha256
+
+    def hash_after_an_edit(path, *args):
+        metadata.write_text("a,b\n3,4\n5,6\n")  # another size: another stamp
+        return real_hash(path, *args)
+
+    monkeypatch.setattr(tc, "file_sha256", hash_after_an_edit)
+    parse, calls = _counting_parser(_sample_table())
+    tc.load_table(metadata, parse, key="t-1")
+    assert _entries() == [], "the parsed table belongs to the old bytes: not stored under the new digest"
