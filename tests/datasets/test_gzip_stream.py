@@ -101,3 +101,24 @@ def test_inflate_gives_zlibs_bytes():
     payload = b"Path,Sex\n" + b"".join(b"train/patient%05d/view1.jpg,Male\n" % i for i in range(20000))
     packed = gzip.compress(payload)
     assert _inflate.decompressobj(31).decompress(packed) == zlib.decompressobj(31).decompress(packed) == payload
+
+
+def test_one_member_zip_is_inflated_here_and_read_alike(tmp_path):
+    import zipfile
+
+    text = "patientId,Target\n" + "".join(f"id{i},{i % 2}\n" for i in range(5000))
+    deflated, stored = tmp_path / "labels.csv.zip", tmp_path / "stored.csv.zip"
+    with zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("labels.csv", text)
+    with zipfile.ZipFile(stored, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("labels.csv", text)
+    with open_csv(deflated) as source:
+        assert not isinstance(source, type(deflated)), "inflated by xrayvision, not handed to pandas"
+        pd.testing.assert_frame_equal(pd.read_csv(source), pd.read_csv(deflated))
+    with open_csv(stored) as source:
+        assert source == stored  # not deflated: pandas reads it
+    raw = bytearray(deflated.read_bytes())
+    raw[60] ^= 0xFF  # damage the member's data: pandas' own reading reports it
+    deflated.write_bytes(bytes(raw))
+    with open_csv(deflated) as source:
+        assert source == deflated

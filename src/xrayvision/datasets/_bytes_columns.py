@@ -129,16 +129,16 @@ def factorize_bytes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return codes, present
     padded = present.astype(f"S{-(-max(present.dtype.itemsize, 1) // 8) * 8}")
     found, _ = pd.factorize(_mix(padded.view("<u8").reshape(len(present), -1)))
-    first = _first_rows(found)
+    first = first_rows(found)
     if not np.array_equal(present[first[found]], present):  # a collision of the mix
         found, _ = pd.factorize(present.astype(object))
-        first = _first_rows(found)
+        first = first_rows(found)
     codes[named] = found
     return codes, present[first]
 
 
-def _first_rows(codes: np.ndarray) -> np.ndarray:
-    """Row of each code's first occurrence (codes 0..k-1, all present)."""
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """Row of each code's first occurrence (codes 0..k-1, each present at least once)."""
     first = np.empty(codes.max(initial=-1) + 1, dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]  # the last write wins: the first row
     return first

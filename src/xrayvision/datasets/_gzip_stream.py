@@ -5,7 +5,8 @@ other. zlib and pandas' tokeniser both release the GIL, so with a thread that
 decompresses ahead of the parser the two overlap on two cores: PadChest's 17 MB file
 (99 MB of CSV) parses in 0.45 s instead of 0.68 s, NIH's 1 MB one in 0.04 s instead of
 0.09 s, measured on a 2-core machine. Files under 256 kB gain nothing (the thread costs
-more than it saves) and are read as usual.
+more than it saves) and are read as usual. A one-member deflated zip (RSNA's labels) is
+inflated here too, with the faster inflater of :mod:`._inflate`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import io
 import os
 import queue
+import struct
 import threading
+import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +33,7 @@ _CHUNK = 1 << 20
 _MIN_CHUNK = 1 << 16
 _AHEAD = 8  # decompressed chunks buffered ahead of the parser
 _GZIP_MAGIC = b"\x1f\x8b"
+_MAX_ZIP_MEMBER = 256 * 2**20  # larger members are left to pandas (streamed, not held)
 
 
 @contextmanager
@@ -43,6 +48,10 @@ def open_csv(path: str | os.PathLike[str]) -> Iterator[Path | io.BufferedReader]
         yield path  # a buffer or an open file: pandas reads it as it is
         return
     path = Path(path)
+    member = _zip_member(path)
+    if member is not None:
+        yield io.BytesIO(member)
+        return
     size = _threaded_size(path)
     if size is None:
         yield path
@@ -53,6 +62,36 @@ def open_csv(path: str | os.PathLike[str]) -> Iterator[Path | io.BufferedReader]
         yield reader
     finally:
         reader.close()
+
+
+def _zip_member(path: Path) -> bytes | None:
+    """The bytes of a zip's only member when it is deflated and not too large, inflated
+    by :mod:`._inflate` (RSNA's 0.7 MB label zip: 2 ms instead of zipfile's 5 ms); else
+    None (pandas then opens the file, and reports what it cannot read)."""
+    if path.suffix.lower() != ".zip":
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) != 1 or members[0].compress_type != zipfile.ZIP_DEFLATED:
+                return None
+            info = members[0]
+            if info.file_size > _MAX_ZIP_MEMBER or info.flag_bits & 0x1:  # large, or encrypted
+                return None
+            with open(path, "rb") as handle:
+                handle.seek(info.header_offset)
+                local = handle.read(30)
+                if local[:4] != b"PK\x03\x04":
+                    return None
+                name_length, extra_length = struct.unpack("<HH", local[26:30])
+                handle.seek(info.header_offset + 30 + name_length + extra_length)
+                packed = handle.read(info.compress_size)
+        data = inflate.decompressobj(wbits=-15).decompress(packed)
+    except (OSError, zipfile.BadZipFile, struct.error, *inflate.errors):
+        return None
+    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        return None  # damage: zipfile, through pandas, reports it in its own words
+    return data
 
 
 def _threaded_size(path: Path) -> int | None:

@@ -10,9 +10,9 @@ import pandas as pd
 
 from ..errors import DatasetError
 from ._base import Dataset, Transform
-from ._bytes_columns import decode_bytes_columns
+from ._bytes_columns import bytes_argsort, decode_bytes, decode_bytes_columns, factorize_bytes, first_rows, missing_bytes
 from ._demographics import add_sex_columns, age_years
-from ._files import PathLike, nrows_key, read_metadata_csv, require_columns, require_folder
+from ._files import PathLike, nrows_key, require_columns, require_folder
 from ._lean_csv import read_lean_csv
 from ._masks import xywh_box_mask
 from ._shipped import metadata_path
@@ -28,7 +28,7 @@ LABEL_COLUMNS = ("patientId", "x", "y", "width", "height", "Target")
 HEADER_COLUMNS = ("PatientID", "ViewPosition")
 #: Boxes are given in the frame of the 1024 x 1024 challenge images.
 BOX_FRAME = (1024, 1024)
-PARSER_VERSION = "rsna-3"
+PARSER_VERSION = "rsna-4"
 
 _DOWNLOAD_HINT = (
     "get the DICOMs from https://www.kaggle.com/c/rsna-pneumonia-detection-challenge "
@@ -37,16 +37,19 @@ _DOWNLOAD_HINT = (
 )
 
 
-def read_label_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
+def read_label_table(path: PathLike, nrows: int | None = None, *, lean: bool = False) -> pd.DataFrame:
     """Read ``stage_2_train_labels.csv`` (plain, gzipped or the one-member zip): one row per box.
+
+    ``lean``: ``patientId`` comes back as bytes (see :mod:`._lean_csv`).
 
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
-    table = read_metadata_csv(
+    table = read_lean_csv(
         path, "RSNA_Pneumonia_Dataset", "the label CSV", nrows=nrows,
         dtype={"patientId": "str", "x": "float64", "y": "float64", "width": "float64", "height": "float64"},
-    )
+        bytes_columns=["patientId"] if lean else [],
+    )  # fmt: skip
     require_columns(table, LABEL_COLUMNS, path, "RSNA_Pneumonia_Dataset")
     return table
 
@@ -55,12 +58,12 @@ def read_label_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
 _REPEATED_HEADER_TEXT = ("BodyPartExamined", "ConversionType", "Modality", "PatientSex", "ViewPosition")
 
 
-def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
+def read_header_table(path: PathLike, nrows: int | None = None, *, lean: bool = False) -> pd.DataFrame:
     """Read the DICOM-header table (``kaggle_stage_2_train_images_dicom_headers.csv``).
 
-    Its unnamed first column (a saved pandas index) is dropped. ``Filename`` comes back as
-    bytes and the few-valued text columns as categories (turned into text once the rows
-    are chosen: see :mod:`._lean_csv`).
+    Its unnamed first column (a saved pandas index) is dropped. ``Filename`` (and with
+    ``lean``, ``PatientID``) comes back as bytes and the few-valued text columns as
+    categories (turned into text once the rows are chosen: see :mod:`._lean_csv`).
 
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
@@ -68,7 +71,8 @@ def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     table = read_lean_csv(
         path, "RSNA_Pneumonia_Dataset", "the DICOM-header CSV", nrows=nrows,
         dtype={"PatientID": "str", "ViewPosition": "str"},
-        bytes_columns=["Filename"], text_columns=_REPEATED_HEADER_TEXT, text_as_categories=True,
+        bytes_columns=["Filename", "PatientID"] if lean else ["Filename"],
+        text_columns=_REPEATED_HEADER_TEXT, text_as_categories=True,
     )  # fmt: skip
     unnamed = [c for c in table.columns if str(c).startswith("Unnamed:")]
     table = table.drop(columns=unnamed)
@@ -79,9 +83,15 @@ def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
 def read_image_table(labels_path: PathLike, headers_path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     """One row per image: its first label row (a real row, in file order) joined with its
     DICOM-header row, sorted by ``patientId``. Images absent from the header table keep
-    NaN header fields."""
-    raw = read_label_table(labels_path, nrows)
-    headers = read_header_table(headers_path, nrows)
+    NaN header fields. The ids stay bytes (see :mod:`._bytes_columns`) when every image
+    has an id and a header row, as in the official files."""
+    raw = read_label_table(labels_path, nrows, lean=True)
+    headers = read_header_table(headers_path, nrows, lean=True)
+    joined = _join_on_bytes(raw, headers)
+    if joined is not None:
+        return joined
+    decode_bytes_columns(raw)
+    decode_bytes_columns(headers)
     first = raw[~raw["patientId"].duplicated(keep="first").to_numpy()]
     first = first.sort_values("patientId", kind="stable").reset_index(drop=True)
     headers = headers[~headers["PatientID"].duplicated(keep="first").to_numpy()]
@@ -91,10 +101,40 @@ def read_image_table(labels_path: PathLike, headers_path: PathLike, nrows: int |
     found = pd.Index(headers["PatientID"].to_numpy(dtype=object)).get_indexer(first["patientId"].to_numpy(dtype=object))
     if (found >= 0).all():
         joined = headers.take(found)
-    else:  # (bytes columns cannot hold the NaN of an absent row: decode them first)
-        decode_bytes_columns(headers)
+    else:
         joined = headers.set_index(headers["PatientID"].rename(None)).reindex(first["patientId"].to_numpy())
     return pd.concat([first, joined.reset_index(drop=True)], axis=1)
+
+
+def _join_on_bytes(raw: pd.DataFrame, headers: pd.DataFrame) -> pd.DataFrame | None:
+    """:func:`read_image_table`'s join on undecoded ids, or None when an id is missing, a
+    column came back as text, or an image has no header row (the text join decides)."""
+    ids, header_ids = raw["patientId"].to_numpy(), headers["PatientID"].to_numpy()
+    if ids.dtype.kind != "S" or header_ids.dtype.kind != "S" or missing_bytes(ids).any() or missing_bytes(header_ids).any():
+        return None
+    codes, distinct = factorize_bytes(ids)
+    order = bytes_argsort(distinct)  # the ids are distinct: any sort is stable
+    first = first_rows(codes)[order]  # each image's first label row, by id
+    # Ids of both tables in one factorisation: an image's code finds its header row.
+    everything, _ = factorize_bytes(np.concatenate([distinct[order], header_ids]))
+    image_codes, header_codes = everything[: len(order)], everything[len(order) :]
+    header_row = np.full(int(everything.max(initial=-1)) + 1, -1, dtype=np.int64)
+    header_row[header_codes[::-1]] = np.arange(len(header_codes))[::-1]  # the first row of each id
+    found = header_row[image_codes]
+    if (found < 0).any():
+        return None
+    return pd.concat([raw.take(first).reset_index(drop=True), headers.take(found).reset_index(drop=True)], axis=1)
+
+
+def _decode_ids(csv: pd.DataFrame) -> None:
+    """Decode the kept rows' bytes ids once: ``PatientID`` equals ``patientId`` on every
+    row the join matched, so it shares the decoded strings when all did."""
+    ids, header_ids = csv["patientId"].to_numpy(), csv["PatientID"].to_numpy()
+    if ids.dtype.kind != "S":
+        return
+    csv["patientId"] = pd.array(decode_bytes(ids), dtype="str")
+    if header_ids.dtype.kind == "S" and np.array_equal(ids, header_ids):
+        csv["PatientID"] = csv["patientId"]
 
 
 def rsna_labels(csv: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -193,6 +233,7 @@ class RSNA_Pneumonia_Dataset(Dataset):
         self.csv = csv
         self.limit_to_selected_views(views)
         csv = self.csv
+        _decode_ids(csv)
         csv["patientid"] = csv["patientId"]
         csv["has_masks"] = (csv["Target"] == 1).to_numpy(dtype=bool)
         if "PatientAge" in csv.columns:
