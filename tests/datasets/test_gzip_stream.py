@@ -47,10 +47,14 @@ def test_plain_and_small_files_pass_through(tmp_path, monkeypatch):
     with open_csv(plain) as source:
         assert source == plain
     monkeypatch.setattr(_gzip_stream, "MIN_THREADED_BYTES", 10**9)
-    small = tmp_path / "small.csv.gz"
-    small.write_bytes(gzip.compress(b"a\n1\n"))
+    small = tmp_path / "small.csv.gz"  # inflated at once, every member
+    small.write_bytes(gzip.compress(b"a\n1\n") + gzip.compress(b"2\n"))
     with open_csv(small) as source:
-        assert source == small
+        assert source.read() == b"a\n1\n2\n"
+    damaged = tmp_path / "damaged.csv.gz"  # left to pandas, which names the problem
+    damaged.write_bytes(gzip.compress(b"a\n1\n")[:-6])
+    with open_csv(damaged) as source:
+        assert source == damaged
 
 
 def test_truncated_gzip_raises(tmp_path):
