@@ -337,3 +337,15 @@ def test_a_file_changed_before_its_hash_gets_no_entry(metadata, monkeypatch):
     parse, calls = _counting_parser(_sample_table())
     tc.load_table(metadata, parse, key="t-1")
     assert _entries() == [], "the parsed table belongs to the old bytes: not stored under the new digest"
+
+
+def test_the_other_files_a_parser_reads_are_part_of_the_key(metadata, tmp_path):
+    other = tmp_path / "headers.csv"
+    other.write_text("x\n1\n")
+    parse, calls = _counting_parser(_sample_table())
+    tc.load_table(metadata, parse, key="t-1", also_reads=[other])
+    tc.load_table(metadata, parse, key="t-1", also_reads=[other])
+    assert len(calls) == 1
+    other.write_text("x\n2\n3\n")  # new bytes in the second file: a new entry
+    tc.load_table(metadata, parse, key="t-1", also_reads=[other])
+    assert len(calls) == 2

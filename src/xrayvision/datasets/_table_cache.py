@@ -63,7 +63,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -120,6 +120,7 @@ def load_table(
     parse: Callable[[Path], pd.DataFrame],
     *,
     key: str,
+    also_reads: Sequence[str | os.PathLike[str]] = (),
 ) -> pd.DataFrame:
     """Return ``parse(path)``, from the cache when an entry for these bytes and ``key`` exists.
 
@@ -129,6 +130,8 @@ def load_table(
             file's bytes and on what ``key`` names.
         key: parser identity, e.g. ``"padchest-1|exact=False"``: a parser version string plus
             every argument that changes the output. Bump the version when the parser changes.
+        also_reads: other files ``parse`` reads (RSNA's DICOM-header table): their bytes
+            are part of the entry's key too.
 
     Returns:
         The parsed table with a default RangeIndex (a fresh object the caller may modify).
@@ -139,35 +142,36 @@ def load_table(
         Whatever ``parse`` raises (e.g. :class:`~xrayvision.errors.MetadataError`); cache
         problems never raise.
     """
-    return _load(Path(path), parse, key)
+    return _load([Path(path), *map(Path, also_reads)], parse, key)
 
 
-def _load(path: Path, parse: Callable[[Path], pd.DataFrame], key: str) -> pd.DataFrame:
+def _load(paths: list[Path], parse: Callable[[Path], pd.DataFrame], key: str) -> pd.DataFrame:
     if not cache_enabled():
-        return _reset(parse(path))
+        return _reset(parse(paths[0]))
     full_key = f"{FORMAT_VERSION}|{key}"
-    first_sight = _deferred_target(path, key)
-    _deferred_writes.wait_for(first_sight)  # this process may still be hashing the file
+    first_sight = _deferred_target(paths, key)
+    _deferred_writes.wait_for(first_sight)  # this process may still be hashing the files
     try:
-        stamp, digest = _known_sha256(path)
+        known = [_known_sha256(path) for path in paths]
     except OSError as err:  # unreadable file: let the parser report it in its own words
-        logger.debug("table cache: cannot read %s (%s)", path, err)
-        return _reset(parse(path))
-    if digest is None:
+        logger.debug("table cache: cannot read %s (%s)", paths, err)
+        return _reset(parse(paths[0]))
+    stamps, digests = [stamp for stamp, _ in known], [digest for _, digest in known]
+    if None in digests:
         # Never hashed here, so its entry cannot be looked up without reading the whole
         # file: parse at once and hash it, then write the entry, in the background
         # (hashing PadChest's 17 MB took 0.03 s of the cold construction).
-        table = _reset(parse(path))
+        table = _reset(parse(paths[0]))
         snapshot = table.copy(deep=False)
-        _deferred_writes.submit(first_sight, lambda: _hash_then_write(path, stamp, snapshot, key))
+        _deferred_writes.submit(first_sight, lambda: _hash_then_write(paths, stamps, snapshot, key))
         return table
-    entry = _entry_path(digest, key)
+    entry = _entry_path(digests, key)
     _deferred_writes.wait_for(entry)  # an entry this process is still writing
     if entry.is_file():
         cached = _read_entry(entry, full_key)
         if cached is not None:
             return cached
-    table = _reset(parse(path))
+    table = _reset(parse(paths[0]))
     # The entry is written on a background thread (see _deferred_writes); copy-on-write
     # keeps this shallow snapshot unchanged whatever the caller does to ``table``.
     snapshot = table.copy(deep=False)
@@ -175,17 +179,17 @@ def _load(path: Path, parse: Callable[[Path], pd.DataFrame], key: str) -> pd.Dat
     return table
 
 
-def _hash_then_write(path: Path, stamp: list[int], table: pd.DataFrame, key: str) -> None:
-    """Hash ``path`` and write the entry of ``table`` under that digest, unless the file
-    changed since it was parsed (its entry would then hold another content's table)."""
+def _hash_then_write(paths: list[Path], stamps: list[list[int]], table: pd.DataFrame, key: str) -> None:
+    """Hash ``paths`` and write the entry of ``table`` under those digests, unless a file
+    changed since it was parsed (the entry would then hold another content's table)."""
     try:
-        digest = memoised_sha256(path)
-        if _stamp(path) != stamp:
+        digests = [memoised_sha256(path) for path in paths]
+        if [_stamp(path) for path in paths] != stamps:
             return
     except OSError as err:
-        logger.debug("table cache: cannot hash %s (%s)", path, err)
+        logger.debug("table cache: cannot hash %s (%s)", paths, err)
         return
-    _write_entry(_entry_path(digest, key), table, f"{FORMAT_VERSION}|{key}")
+    _write_entry(_entry_path(digests, key), table, f"{FORMAT_VERSION}|{key}")
 
 
 def wait_for_cache_writes() -> None:
@@ -280,14 +284,14 @@ def _atomic_write(target: Path, write: Callable[[BinaryIO], object], suffix: str
                 pass
 
 
-def _entry_path(digest: str, key: str) -> Path:
-    material = json.dumps([FORMAT_VERSION, digest, key])
+def _entry_path(digests: list[str], key: str) -> Path:
+    material = json.dumps([FORMAT_VERSION, digests[0], key, *digests[1:]])  # one file: as before
     return table_cache_dir() / f"{hashlib.sha256(material.encode('utf-8')).hexdigest()[:40]}{ENTRY_SUFFIX}"
 
 
-def _deferred_target(path: Path, key: str) -> Path:
-    """The name under which the first-sight job of (file, key) waits in _deferred_writes."""
-    material = json.dumps(["first-sight", os.path.abspath(path), key])
+def _deferred_target(paths: list[Path], key: str) -> Path:
+    """The name under which the first-sight job of (files, key) waits in _deferred_writes."""
+    material = json.dumps(["first-sight", [os.path.abspath(path) for path in paths], key])
     return table_cache_dir() / f"first-sight-{hashlib.sha256(material.encode('utf-8')).hexdigest()[:40]}"
 
 

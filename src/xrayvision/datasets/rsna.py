@@ -16,7 +16,7 @@ from ._files import PathLike, nrows_key, require_columns, require_folder
 from ._lean_csv import read_lean_csv
 from ._masks import xywh_box_mask
 from ._shipped import metadata_path
-from ._table_cache import load_table, memoised_sha256
+from ._table_cache import load_table
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Label columns, sorted. Both equal the challenge's ``Target``.
@@ -226,9 +226,10 @@ class RSNA_Pneumonia_Dataset(Dataset):
         self.nrows = nrows
         self.extension = extension
 
-        # memoised by (path, size, mtime): a warm construction does not re-hash the 0.8 MB file
-        key = f"{PARSER_VERSION}|nrows={nrows_key(nrows)}|headers={memoised_sha256(self.dicomcsvpath)}"
-        csv = load_table(self.csvpath, lambda p: read_image_table(p, self.dicomcsvpath, nrows), key=key)
+        csv = load_table(
+            self.csvpath, lambda p: read_image_table(p, self.dicomcsvpath, nrows),
+            key=f"{PARSER_VERSION}|nrows={nrows_key(nrows)}", also_reads=[self.dicomcsvpath],
+        )  # fmt: skip
         csv["view"] = csv["ViewPosition"]
         self.csv = csv
         self.limit_to_selected_views(views)
