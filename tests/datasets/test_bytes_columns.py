@@ -59,3 +59,12 @@ def test_isin_bytes_matches_series_isin():
     values = np.array([w.encode() for w in words], dtype="S12")  # the long one is cut: never wanted
     wanted = ["abcdefgh2", "é.png", "zzz", "x" * 30]
     assert text_bytes.isin_bytes(values, wanted).tolist() == [False, True, False, True, False, False]
+
+
+def test_bytes_argsort_with_repeated_values_keeps_file_order():
+    rng = np.random.default_rng(3)
+    ids = [f"{rng.integers(0, 10**12):012x}-{i}" for i in range(3000)]
+    words = [ids[int(i)] for i in rng.integers(0, len(ids), 9000)]  # many exact repeats
+    words += ["abcdefgh-2", "abcdefgh-1", "abcdefgh-2"]  # a shared prefix with different values
+    values = np.array([w.encode() for w in words])
+    assert text_bytes.bytes_argsort(values).tolist() == sorted(range(len(words)), key=words.__getitem__)

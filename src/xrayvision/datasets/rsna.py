@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import DatasetError
 from ._base import Dataset, Transform
-from ._bytes_columns import bytes_argsort, decode_bytes, decode_bytes_columns, factorize_bytes, first_rows, missing_bytes
+from ._bytes_columns import bytes_argsort, decode_bytes, decode_bytes_columns, missing_bytes
 from ._demographics import add_sex_columns, age_years
 from ._files import PathLike, nrows_key, require_columns, require_folder
 from ._lean_csv import read_lean_csv
@@ -112,17 +112,21 @@ def _join_on_bytes(raw: pd.DataFrame, headers: pd.DataFrame) -> pd.DataFrame | N
     ids, header_ids = raw["patientId"].to_numpy(), headers["PatientID"].to_numpy()
     if ids.dtype.kind != "S" or header_ids.dtype.kind != "S" or missing_bytes(ids).any() or missing_bytes(header_ids).any():
         return None
-    codes, distinct = factorize_bytes(ids)
-    order = bytes_argsort(distinct)  # the ids are distinct: any sort is stable
-    first = first_rows(codes)[order]  # each image's first label row, by id
-    # Ids of both tables in one factorisation: an image's code finds its header row.
-    everything, _ = factorize_bytes(np.concatenate([distinct[order], header_ids]))
-    image_codes, header_codes = everything[: len(order)], everything[len(order) :]
-    header_row = np.full(int(everything.max(initial=-1)) + 1, -1, dtype=np.int64)
-    header_row[header_codes[::-1]] = np.arange(len(header_codes))[::-1]  # the first row of each id
-    found = header_row[image_codes]
-    if (found < 0).any():
+    # Sorted stably, each id's first label row leads its run: the first rows, by id.
+    order = bytes_argsort(ids)
+    by_id = ids[order]
+    first = order[np.r_[True, by_id[1:] != by_id[:-1]]] if len(ids) else order
+    # Each image's header row: a binary search among the (stably) sorted header ids
+    # finds the first row of an id, as the text join's first-occurrence rule does.
+    header_order = bytes_argsort(header_ids)
+    sorted_headers = header_ids[header_order]
+    wanted = ids[first]
+    at = np.searchsorted(sorted_headers, wanted)
+    if len(wanted) and (len(sorted_headers) == 0 or at.max() >= len(sorted_headers)):
         return None
+    if not np.array_equal(sorted_headers[at], wanted):
+        return None
+    found = header_order[at]
     return pd.concat([raw.take(first).reset_index(drop=True), headers.take(found).reset_index(drop=True)], axis=1)
 
 
