@@ -59,8 +59,11 @@ def open_csv(path: str | os.PathLike[str]) -> Iterator[Path | io.BufferedIOBase]
         yield path
         return
     if size < MIN_THREADED_BYTES:  # small: inflated at once (0.8 ms less than pandas' gzip)
-        data = _gunzip_whole(path)
-        yield path if data is None else io.BytesIO(data)
+        try:
+            data = inflate.gunzip(path.read_bytes())
+        except OSError:
+            data = None
+        yield path if data is None else io.BytesIO(data)  # damaged or unreadable: pandas says
         return
     chunk = min(_CHUNK, max(_MIN_CHUNK, size // 16))
     reader = io.BufferedReader(_DecompressAhead(path, chunk), buffer_size=chunk)
@@ -107,23 +110,6 @@ def _gzip_size(path: Path) -> int | None:
             return os.fstat(handle.fileno()).st_size if handle.read(2) == _GZIP_MAGIC else None
     except OSError:
         return None  # pandas reports the missing or unreadable file in its own words
-
-
-def _gunzip_whole(path: Path) -> bytes | None:
-    """A small gzip file's content (every member), or None when it is damaged (pandas
-    then reports it in its own words)."""
-    parts = []
-    try:
-        rest = path.read_bytes()
-        while rest:
-            decompressor = inflate.decompressobj(wbits=31)
-            parts.append(decompressor.decompress(rest))
-            if not decompressor.eof:
-                return None
-            rest = decompressor.unused_data
-    except (OSError, *inflate.errors):
-        return None
-    return b"".join(parts)
 
 
 class _DecompressAhead(io.RawIOBase):

@@ -24,3 +24,21 @@ except ImportError:  # pragma: no cover - isal has wheels for the usual platform
 def decompressobj(wbits: int = 31):  # noqa: ANN201 - zlib's or isal's decompressor
     """A decompressor with zlib's interface (``wbits=31``: one gzip member)."""
     return _engine.decompressobj(wbits=wbits)
+
+
+def gunzip(raw: bytes) -> bytes | None:
+    """Every member of a gzip stream, decompressed (zero padding after the last member
+    is ignored, as :mod:`gzip` does), or None when it is truncated or damaged."""
+    parts = []
+    try:
+        while raw:
+            decompressor = decompressobj(wbits=31)
+            parts.append(decompressor.decompress(raw))
+            if not decompressor.eof:
+                return None
+            raw = decompressor.unused_data
+            if not raw.strip(b"\0"):
+                break
+    except errors:
+        return None
+    return b"".join(parts)

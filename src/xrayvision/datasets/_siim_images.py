@@ -20,8 +20,8 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._bytes_columns import decode_bytes, factorize_bytes
-from ._files import PathLike, read_metadata_csv
-from ._lean_csv import BYTES_WIDTH
+from ._files import PathLike
+from ._lean_csv import read_lean_csv
 
 #: Bytes of each run-length code read: enough to tell ``-1`` (and padding) from a code.
 CODE_PREFIX = 16
@@ -36,14 +36,13 @@ class _Undecided(Exception):
 def read_image_table(path: PathLike, exact: Callable[[PathLike], pd.DataFrame]) -> pd.DataFrame:
     """One row per ``ImageId`` (first-appearance order): ``ImageId``, ``regions`` (rows with
     a code), ``has_masks``; ``exact(path)`` builds it the plain way when this cannot."""
-    table = read_metadata_csv(
+    # ids whole (one that may be cut comes back as text: undecided); codes cut on purpose
+    table = read_lean_csv(
         path, "SIIM_Pneumothorax_Dataset", "train-rle CSV", skipinitialspace=True,
-        dtype={"ImageId": f"S{BYTES_WIDTH}", "EncodedPixels": f"S{CODE_PREFIX}"},
+        bytes_columns=["ImageId"], dtype={"EncodedPixels": f"S{CODE_PREFIX}"},
     )  # fmt: skip
     try:
         ids, codes = _bytes_column(table, "ImageId"), _bytes_column(table, "EncodedPixels")
-        if ids.dtype.itemsize == BYTES_WIDTH and len(ids) and (ids.view(np.uint8)[BYTES_WIDTH - 1 :: BYTES_WIDTH]).any():
-            raise _Undecided("an id may have been cut")
         image_of_row, image_ids = _stripped_codes(ids)
         coded = _is_coded(codes)
     except (_Undecided, UnicodeDecodeError, MetadataError):  # the exact reader decides (or reports)

@@ -46,9 +46,10 @@ def _decompressed(raw: bytes) -> bytes | bytearray | None:
     if raw[:2] != b"\x1f\x8b":
         return raw if len(raw) >= _BLOCK and raw[257:262] == b"ustar" else None
     try:
-        return _gunzip_sized(raw) or _gunzip_members(raw)
+        sized = _gunzip_sized(raw)
     except inflate.errors:
         return None  # damage: tarfile reports it in its own words
+    return sized or inflate.gunzip(raw)  # several members (None when damaged: tarfile says)
 
 
 def _gunzip_sized(raw: bytes) -> bytearray | None:
@@ -68,19 +69,6 @@ def _gunzip_sized(raw: bytes) -> bytearray | None:
         filled += len(chunk)
     view.release()
     return out if filled == size and not decompressor.unused_data else None
-
-
-def _gunzip_members(raw: bytes) -> bytes | None:
-    parts = []
-    while raw:
-        decompressor = inflate.decompressobj(wbits=31)
-        parts.append(decompressor.decompress(raw))
-        if not decompressor.eof:
-            return None  # truncated: let tarfile raise its own error
-        raw = decompressor.unused_data
-        if raw.strip(b"\0") == b"":  # zero padding after the last member
-            break
-    return b"".join(parts)
 
 
 def _walk_ustar(data: bytes) -> list[tuple[str, int, int]] | None:
