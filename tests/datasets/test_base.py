@@ -74,6 +74,31 @@ def test_one_image_per_patient_after_view_filter():
     assert d.csv["row"].tolist() == [1, 2]
 
 
+class Rows(Dataset):
+    """A table of views and patient ids, for the row selection alone."""
+
+    known_views = ("PA", "AP", "LL")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.csv = pd.DataFrame({
+            "row": range(8),
+            "view": pd.array(["PA", "AP", None, "PA", "LL", None, "AP", "PA"], dtype="str"),
+            "patientid": pd.array(["p3", "p1", "p2", "p1", None, "p2", "p3", None], dtype="str"),
+        }, index=range(100, 108))  # fmt: skip
+
+
+@pytest.mark.parametrize("views", ["*", "PA", ("PA", "AP"), ("AP", "UNKNOWN"), "UNKNOWN"])
+def test_select_rows_equals_its_two_steps(views):
+    one, two = Rows(), Rows()
+    one._select_rows(views, unique_patients=True)
+    two.limit_to_selected_views(views)
+    two.keep_one_image_per_patient()
+    pd.testing.assert_frame_equal(one.csv, two.csv)
+    assert (one.views, one.skipped) == (two.views, two.skipped)
+    assert not one.csv["view"].hasnans
+
+
 def test_one_image_per_patient_needs_the_key_column():
     d = toy(3)
     with pytest.raises(MetadataError, match="no column 'subject'"):

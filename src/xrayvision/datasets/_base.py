@@ -171,10 +171,17 @@ class Dataset(torch.utils.data.Dataset):
         Missing views are filled with ``"UNKNOWN"`` first. A requested view that the
         source never uses raises :class:`UnknownNameError` listing the valid ones.
         """
+        keep = self._rows_of_views(views)
+        if keep is not None:
+            self.csv = self.csv[keep]
+        self._fill_kept_missing_views(keep is None)
+
+    def _rows_of_views(self, views: str | Iterable[str] | None) -> np.ndarray | None:
+        """Set ``self.views``; return the boolean mask of the rows with a wanted view
+        (None: every row). Raises UnknownNameError for a view the source never uses."""
         self.views = as_view_list(views)
         if self.views == ["*"]:
-            self._fill_missing_views()
-            return
+            return None
         if self.known_views is not None:
             valid = set(self.known_views) | {UNKNOWN_VIEW}
             for v in self.views:
@@ -183,12 +190,14 @@ class Dataset(torch.utils.data.Dataset):
         # Select first, then fill the kept rows: filling all rows of a large table first
         # (223k for CheXpert) cost more than the selection itself.
         view = self.csv["view"]
-        missing = view.isna().to_numpy()
         keep = view.isin(self.views).to_numpy()
         if UNKNOWN_VIEW in self.views:
-            keep = keep | missing
-        self.csv = self.csv[keep]
-        if (missing & keep).any():
+            keep = keep | view.isna().to_numpy()
+        return keep
+
+    def _fill_kept_missing_views(self, every_view: bool) -> None:
+        # "*" always gives a text view column, even with nothing to fill.
+        if every_view or self.csv["view"].hasnans:
             self._fill_missing_views()
 
     def _fill_missing_views(self) -> None:
@@ -197,10 +206,15 @@ class Dataset(torch.utils.data.Dataset):
 
     def _select_rows(self, views: str | Iterable[str] | None, unique_patients: bool, key: str = "patientid") -> None:
         """The usual row selection: :meth:`limit_to_selected_views`, then, when
-        ``unique_patients``, :meth:`keep_one_image_per_patient` on ``key``."""
-        self.limit_to_selected_views(views)
-        if unique_patients:
-            self.keep_one_image_per_patient(key)
+        ``unique_patients``, :meth:`keep_one_image_per_patient` on ``key``; the table is
+        copied once, not once per step."""
+        if not unique_patients:
+            self.limit_to_selected_views(views)
+            return
+        keep = self._rows_of_views(views)
+        rows = np.arange(len(self.csv)) if keep is None else np.flatnonzero(keep)
+        self.csv = self.csv.take(rows[self._first_image_per_patient(key, rows)])
+        self._fill_kept_missing_views(keep is None)
 
     def keep_one_image_per_patient(self, key: str = "patientid") -> None:
         """Keep the first image (in file order) of each patient, ordered by patient id.
@@ -210,22 +224,27 @@ class Dataset(torch.utils.data.Dataset):
         Rows with no patient id cannot be grouped; they are removed and counted in
         ``self.skipped``.
         """
+        self.csv = self.csv.take(self._first_image_per_patient(key, np.arange(len(self.csv))))
+
+    def _first_image_per_patient(self, key: str, rows: np.ndarray) -> np.ndarray:
+        """Positions in ``rows`` (positions of csv rows) of the rows
+        :meth:`keep_one_image_per_patient` keeps among them, in its order."""
         if key not in self.csv.columns:
             raise MetadataError(f"cannot keep one image per patient: no column {key!r}")
-        ids = self.csv[key]
+        ids = self.csv[key].iloc[rows].reset_index(drop=True)
         if isinstance(ids.dtype, np.dtype) and ids.dtype.kind == "S":  # undecoded (see _lean_csv)
             values = ids.to_numpy()
             keys = bytes_sort_keys(values)  # integers that sort and compare as the strings
-            ids = pd.Series(decode_bytes(values) if keys is None else keys, index=ids.index)
+            ids = pd.Series(decode_bytes(values) if keys is None else keys)
             missing = missing_bytes(values)
         else:
             missing = ids.isna().to_numpy()
         self._count_skip(f"no {key} (unique_patients)", int(missing.sum()))
-        # One row selection instead of three table copies (filter, dedupe, sort): the first
+        # One row selection instead of three (filter, dedupe, sort): the first
         # occurrence of each id is the same with or without the id-less rows.
         kept = np.flatnonzero(~missing & ~ids.duplicated(keep="first").to_numpy())
         order = ids.iloc[kept].reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
-        self.csv = self.csv.take(kept[order])
+        return kept[order]
 
     def _finish_csv(self) -> None:
         """Decode the bytes and category columns of a lean read (see :mod:`._lean_csv`),
