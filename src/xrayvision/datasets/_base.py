@@ -224,14 +224,14 @@ class Dataset(torch.utils.data.Dataset):
         Rows with no patient id cannot be grouped; they are removed and counted in
         ``self.skipped``.
         """
-        self.csv = self.csv.take(self._first_image_per_patient(key, np.arange(len(self.csv))))
+        self.csv = self.csv.take(self._first_image_per_patient(key))
 
-    def _first_image_per_patient(self, key: str, rows: np.ndarray) -> np.ndarray:
-        """Positions in ``rows`` (positions of csv rows) of the rows
+    def _first_image_per_patient(self, key: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """Positions in ``rows`` (positions of csv rows; default all) of the rows
         :meth:`keep_one_image_per_patient` keeps among them, in its order."""
         if key not in self.csv.columns:
             raise MetadataError(f"cannot keep one image per patient: no column {key!r}")
-        ids = self.csv[key].iloc[rows].reset_index(drop=True)
+        ids = (self.csv[key] if rows is None else self.csv[key].iloc[rows]).reset_index(drop=True)
         if isinstance(ids.dtype, np.dtype) and ids.dtype.kind == "S":  # undecoded (see _lean_csv)
             values = ids.to_numpy()
             keys = bytes_sort_keys(values)  # integers that sort and compare as the strings
