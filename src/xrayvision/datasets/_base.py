@@ -31,7 +31,7 @@ import torch.utils.data
 
 from ..errors import DatasetError, MetadataError, UnknownNameError
 from . import _deferred_writes
-from ._bytes_columns import bytes_sort_keys, decode_bytes, decode_bytes_columns, missing_bytes
+from ._bytes_columns import bytes_sort_keys, decode_bytes, decode_bytes_columns, is_bytes_column, missing_bytes
 from ._files import PathLike, read_image_under
 from ._lean_csv import categories_to_text
 
@@ -232,7 +232,7 @@ class Dataset(torch.utils.data.Dataset):
         if key not in self.csv.columns:
             raise MetadataError(f"cannot keep one image per patient: no column {key!r}")
         ids = (self.csv[key] if rows is None else self.csv[key].iloc[rows]).reset_index(drop=True)
-        if isinstance(ids.dtype, np.dtype) and ids.dtype.kind == "S":  # undecoded (see _lean_csv)
+        if is_bytes_column(ids):  # undecoded (see _lean_csv)
             values = ids.to_numpy()
             keys = bytes_sort_keys(values)  # integers that sort and compare as the strings
             ids = pd.Series(decode_bytes(values) if keys is None else keys)

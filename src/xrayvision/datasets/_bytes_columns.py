@@ -24,6 +24,38 @@ DEFAULT_NA_TOKENS = frozenset({
 _NA_BYTES = frozenset(token.encode("ascii") for token in DEFAULT_NA_TOKENS)
 
 
+def is_bytes_column(column: pd.Series) -> bool:
+    """True for an undecoded bytes (``S``) column of a lean read."""
+    return isinstance(column.dtype, np.dtype) and column.dtype.kind == "S"
+
+
+def factorize_text(column: pd.Series, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of a text column: (int64 codes, -1 when missing; distinct values).
+
+    A category column's own codes are used (re-ranked when ``sort``); a bytes column is
+    factorised undecoded and its distinct values are returned as bytes (decoded by the
+    caller once selected); any other column gives its distinct values as objects.
+    """
+    if is_bytes_column(column):
+        codes, values = factorize_bytes(column.to_numpy())
+        if sort:
+            order = bytes_argsort(values)
+            ranks = np.empty(len(values), dtype=np.int64)
+            ranks[order] = np.arange(len(values))
+            codes, values = np.where(codes >= 0, ranks[codes], -1), values[order]
+        return codes, values
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        # on the plain object array: half the cost of factorising the pandas "str" array
+        codes, values = pd.factorize(column.to_numpy(dtype=object), sort=sort, use_na_sentinel=True)
+        return codes, np.asarray(values, dtype=object)
+    codes = column.cat.codes.to_numpy().astype(np.int64)
+    values = np.asarray(column.cat.categories, dtype=object)
+    if sort:
+        ranks, values = pd.factorize(values, sort=True)
+        codes = np.where(codes >= 0, ranks[codes], -1)
+    return codes, np.asarray(values, dtype=object)
+
+
 def decode_bytes(values: np.ndarray) -> np.ndarray:
     """Object array of the strings of a bytes (``S``) array, NaN for NA tokens.
 

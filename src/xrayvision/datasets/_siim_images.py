@@ -47,11 +47,18 @@ def read_image_table(path: PathLike, exact: Callable[[PathLike], pd.DataFrame]) 
         coded = _is_coded(codes)
     except (_Undecided, UnicodeDecodeError, MetadataError):  # the exact reader decides (or reports)
         return exact(path)
+    return image_table(image_of_row, image_ids, coded)
+
+
+def image_table(image_of_row: np.ndarray, image_ids: np.ndarray, coded: np.ndarray) -> pd.DataFrame:
+    """The image table from each row's image code (-1: no ``ImageId``, dropped), the
+    distinct ids and whether each row has a run-length code: ``ImageId``, ``regions``
+    (coded rows) and ``has_masks``, in the ids' order."""
     named = image_of_row >= 0
     regions = np.bincount(image_of_row[named], weights=coded[named].astype(np.float64), minlength=len(image_ids))
-    out = pd.DataFrame({"ImageId": image_ids, "regions": regions.astype(np.int64)})
-    out["has_masks"] = out["regions"] > 0
-    return out
+    table = pd.DataFrame({"ImageId": np.asarray(image_ids, dtype=object), "regions": regions.astype(np.int64)})
+    table["has_masks"] = table["regions"] > 0
+    return table
 
 
 def _bytes_column(table: pd.DataFrame, name: str) -> np.ndarray:

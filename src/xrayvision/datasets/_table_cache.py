@@ -58,6 +58,7 @@ column comes back as NaN, whether it was NaN or None).
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import json
 import logging
@@ -161,21 +162,20 @@ def _load(paths: list[Path], parse: Callable[[Path], pd.DataFrame], key: str) ->
         # Never hashed here, so its entry cannot be looked up without reading the whole
         # file: parse at once and hash it, then write the entry, in the background
         # (hashing PadChest's 17 MB took 0.03 s of the cold construction).
-        table = _reset(parse(paths[0]))
-        snapshot = table.copy(deep=False)
-        _deferred_writes.submit(first_sight, lambda: _hash_then_write(paths, stamps, snapshot, key))
-        return table
-    entry = _entry_path(digests, key)
-    _deferred_writes.wait_for(entry)  # an entry this process is still writing
-    if entry.is_file():
-        cached = _read_entry(entry, full_key)
-        if cached is not None:
-            return cached
+        target, write = first_sight, functools.partial(_hash_then_write, paths, stamps, key=key)
+    else:
+        entry = _entry_path(digests, key)
+        _deferred_writes.wait_for(entry)  # an entry this process is still writing
+        if entry.is_file():
+            cached = _read_entry(entry, full_key)
+            if cached is not None:
+                return cached
+        target, write = entry, functools.partial(_write_entry, entry, full_key=full_key)
     table = _reset(parse(paths[0]))
     # The entry is written on a background thread (see _deferred_writes); copy-on-write
     # keeps this shallow snapshot unchanged whatever the caller does to ``table``.
     snapshot = table.copy(deep=False)
-    _deferred_writes.submit(entry, lambda: _write_entry(entry, snapshot, full_key))
+    _deferred_writes.submit(target, lambda: write(snapshot))
     return table
 
 

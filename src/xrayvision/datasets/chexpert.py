@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import Dataset
+from ._bytes_columns import is_bytes_column
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
 from ._files import read_image_file, require_columns
 from ._lean_csv import read_lean_csv
@@ -51,7 +52,7 @@ def patient_digits(paths: pd.Series) -> pd.Series:
     given as undecoded bytes (a lean read, see :mod:`._lean_csv`) give bytes ids (an empty
     cell when absent); strings give strings (NaN when absent).
     """
-    if isinstance(paths.dtype, np.dtype) and paths.dtype.kind == "S":
+    if is_bytes_column(paths):
         return pd.Series(_patient_digit_bytes(paths.to_numpy()), index=paths.index)
     return _patient_digit_strings(paths)
 

@@ -11,8 +11,7 @@ import pandas as pd
 
 from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
-from ._files import read_image_file, require_columns, require_file
-from ._gzip_stream import open_csv
+from ._files import read_image_file, read_metadata_csv, require_columns, require_file
 from ._table_cache import load_table
 from .padchest import yyyymmdd_to_days
 
@@ -28,16 +27,17 @@ DOWNLOAD_HINT = (
 def parse_mimic_labels(path: Path) -> pd.DataFrame:
     """Read ``mimic-cxr-2.0.0-chexpert.csv.gz`` (or ``-negbio``): ids and labeller columns."""
     wanted = {*LABEL_KEYS, NO_FINDING, *CHEXPERT_SOURCE_FINDINGS}
-    with open_csv(path) as source:
-        table = pd.read_csv(source, usecols=lambda c: c in wanted)
+    table = read_metadata_csv(path, "MIMIC_Dataset", "a labeller CSV", usecols=lambda c: c in wanted)
     require_columns(table, LABEL_KEYS, path, "MIMIC_Dataset")
     return table
 
 
 def parse_mimic_metadata(path: Path) -> pd.DataFrame:
     """Read ``mimic-cxr-2.0.0-metadata.csv.gz``: one row per image."""
-    with open_csv(path) as source:
-        table = pd.read_csv(source, usecols=lambda c: c in set(META_COLUMNS), dtype={"dicom_id": "str"})
+    columns = set(META_COLUMNS)
+    table = read_metadata_csv(
+        path, "MIMIC_Dataset", "the metadata CSV", usecols=lambda c: c in columns, dtype={"dicom_id": "str"}
+    )
     require_columns(table, META_COLUMNS, path, "MIMIC_Dataset")
     return table
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import Dataset
-from ._bytes_columns import bytes_argsort, factorize_bytes, isin_bytes, missing_bytes
+from ._bytes_columns import bytes_argsort, factorize_text, is_bytes_column, isin_bytes, missing_bytes
 from ._files import read_image_file, require_columns
 from ._lean_csv import read_lean_csv
 from ._shipped import metadata_path
@@ -192,7 +192,7 @@ def parse_padchest_table(path: Path) -> pd.DataFrame:
     table["sex_female"] = (table["PatientSex_DICOM"] == "F").to_numpy()
     table["has_masks"] = False
     # integer stand-ins for the two string sorts of construction (sorting strings is slow)
-    patients, images = _text_codes(table["PatientID"]), table["ImageID"]
+    patients, images = factorize_text(table["PatientID"])[0], table["ImageID"]
     table[_PATIENT_CODE] = np.where(patients >= 0, patients, np.nan)
     rank = np.empty(len(table), dtype=np.int64)
     rank[_text_order(images)] = np.arange(len(table))
@@ -215,16 +215,9 @@ def parse_padchest_table(path: Path) -> pd.DataFrame:
     return table
 
 
-def _text_codes(column: pd.Series) -> np.ndarray:
-    """First-appearance codes of a bytes (lean) or text column, -1 where missing."""
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "S":
-        return factorize_bytes(column.to_numpy())[0]
-    return pd.factorize(column, use_na_sentinel=True)[0]
-
-
 def _text_order(column: pd.Series) -> np.ndarray:
     """Stable order of a bytes (lean) or text column's strings, a missing one as ""."""
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "S":
+    if is_bytes_column(column):
         values = column.to_numpy()
         return bytes_argsort(np.where(missing_bytes(values), b"", values))
     # Python's sorted() over the nearly sorted ids is 3x faster than numpy's object argsort
@@ -233,7 +226,7 @@ def _text_order(column: pd.Series) -> np.ndarray:
 
 
 def _text_isin(column: pd.Series, wanted: Iterable[str]) -> np.ndarray:
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "S":
+    if is_bytes_column(column):
         return isin_bytes(column.to_numpy(), list(wanted))
     return column.isin(list(wanted)).to_numpy(dtype=bool)
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
-from ._bytes_columns import bytes_argsort, decode_bytes, factorize_bytes
+from ._bytes_columns import bytes_argsort, decode_bytes, factorize_text
 from ._files import PathLike, require_columns, require_folder
 from ._lean_csv import read_lean_csv
 from ._masks import corner_box_mask
@@ -85,37 +85,13 @@ def _sort_order(values: np.ndarray) -> np.ndarray:
     return np.argsort(ranks, kind="stable")
 
 
-def _factorise(column: pd.Series, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize`` of a text column: (int64 codes, -1 when missing; distinct values as
-    objects). A category column's own codes are used (re-ranked when ``sort``); a bytes
-    column is factorised undecoded, and its distinct values are returned as bytes."""
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "S":
-        codes, values = factorize_bytes(column.to_numpy())
-        if sort:
-            order = bytes_argsort(values)
-            ranks = np.empty(len(values), dtype=np.int64)
-            ranks[order] = np.arange(len(values))
-            codes, values = np.where(codes >= 0, ranks[codes], -1), values[order]
-        return codes, values  # still bytes: decoded by the caller once selected
-    if not isinstance(column.dtype, pd.CategoricalDtype):
-        # on the plain object array: half the cost of factorising the pandas "str" array
-        codes, values = pd.factorize(column.to_numpy(dtype=object), sort=sort, use_na_sentinel=True)
-        return codes, np.asarray(values, dtype=object)
-    codes = column.cat.codes.to_numpy().astype(np.int64)
-    values = np.asarray(column.cat.categories, dtype=object)
-    if sort:
-        ranks, values = pd.factorize(values, sort=True)
-        codes = np.where(codes >= 0, ranks[codes], -1)
-    return codes, np.asarray(values, dtype=object)
-
-
 def vindr_image_table(annotations: pd.DataFrame) -> pd.DataFrame:
     """One row per ``image_id`` (sorted): ``class_name`` = its sorted distinct class names
     joined by ``|``, ``has_masks`` = at least one row with a box (pure function)."""
     require_columns(annotations, ["image_id", "class_name"], "the metadata", "VinDr_Dataset")
     # Every row's id and class name as a code (-1: missing, so no separate missing-value pass).
-    row_images, image_ids = _factorise(annotations["image_id"])
-    row_classes, class_names = _factorise(annotations["class_name"], sort=True)
+    row_images, image_ids = factorize_text(annotations["image_id"])
+    row_classes, class_names = factorize_text(annotations["class_name"], sort=True)
     if len(class_names) > 62:
         raise MetadataError(f"VinDr_Dataset: {len(class_names)} distinct class names; at most 62 are supported")
     named = (row_images >= 0) & (row_classes >= 0)

@@ -48,6 +48,11 @@ def _bn_affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     return scale.detach(), (bn.bias - bn.running_mean * scale).detach()
 
 
+def _onednn_weight(weight: torch.Tensor, padding: list[int], stride: list[int], input_size: list[int]) -> torch.Tensor:
+    """``weight`` reordered once into oneDNN's blocked layout for inputs of ``input_size``."""
+    return torch.ops.mkldnn._reorder_convolution_weight(weight, padding, stride, [1, 1], 1, input_size)
+
+
 def _has_fused_conv() -> bool:
     try:
         op = torch.ops.mkldnn._convolution_pointwise
@@ -94,9 +99,7 @@ class _ConvAct(nn.Module):
         key = tuple(x.shape[1:])
         packed = self._packed.get(key)
         if packed is None:
-            packed = torch.ops.mkldnn._reorder_convolution_weight(
-                self.weight, [self.padding] * 2, [self.stride] * 2, [1, 1], 1, list(x.shape)
-            )
+            packed = _onednn_weight(self.weight, [self.padding] * 2, [self.stride] * 2, list(x.shape))
             self._packed[key] = packed
         return packed
 
@@ -200,9 +203,9 @@ class _FastDenseBlock(nn.Module):
                 w1, w2 = layer.weight1, layer.weight2
                 if onednn:  # weights reordered once for oneDNN's blocked layout (see _ConvAct)
                     size[1] = layer.in_channels
-                    w1 = torch.ops.mkldnn._reorder_convolution_weight(w1, _PADDING_0, _UNIT, _UNIT, 1, size)
+                    w1 = _onednn_weight(w1, _PADDING_0, _UNIT, size)
                     size[1] = w2.shape[1]
-                    w2 = torch.ops.mkldnn._reorder_convolution_weight(w2, _PADDING_1, _UNIT, _UNIT, 1, size)
+                    w2 = _onednn_weight(w2, _PADDING_1, _UNIT, size)
                 plan.append((layer.in_channels, layer.growth, layer.mode, layer.pre0, layer.pre1, w1, layer.bias1, w2))
             self._plans[key] = plan
         return plan
