@@ -6,101 +6,173 @@ Random weights (no downloads). For each model the baseline is the same network r
 the way the reference runs it (eager, NCHW, ``torch.no_grad``). Candidates:
 
 * ``torch``: ``model.optimize_for_inference()`` (BN folded into convs, fused
-  conv+ReLU, each dense layer's BN+ReLU as one clamp folded into its 1x1 conv,
-  pool-before-conv transitions, preallocated dense-block buffers run as flat loops
-  over pre-packed weights, channels-last, ``inference_mode``);
+  conv+ReLU and conv+residual+ReLU, each dense layer's BN+ReLU as one clamp folded
+  into its 1x1 conv, pool-before-conv transitions, dense-block buffers that the 3x3
+  convs write into, flat loops over pre-packed weights, scratch tensors reused from
+  call to call, channels-last, ``inference_mode``);
 * ``onnxrt``: ``model.optimize_for_inference(backend="onnxruntime")``, only when the
-  optional ``onnx`` and ``onnxruntime`` packages are installed.
+  optional ``onnx`` and ``onnxruntime`` packages are installed;
+* ``chlast`` (autoencoder only): the same module in channels-last memory.
 
-Everything runs in one process, interleaved (each round times every candidate once,
-so machine load hits all alike), best-of-N; outputs (logits) must agree with the
-baseline within 1e-4 relative. The machine's load average is printed with each row.
-
-The eager baseline allocates a new tensor at every layer, so its speed depends on the
-state of glibc's allocator (page faults when freed blocks go back to the OS): on the
-2-core test machine its batch-1 time ranged from 60 to 103 ms between runs, slowest when
-onnxruntime had been imported. Run the script a few times and compare like with like;
-``MALLOC_TRIM_THRESHOLD_=1073741824`` shows the baseline at its best.
+Each candidate runs in its own worker process, as it would in a user's program: on
+CPU, tensors of a few MB are paid for in page faults whenever glibc has given the
+freed memory back to the OS, and in one shared process each candidate's allocations
+would change the others' (the eager batch-1 time moved between 60 and 103 ms with
+what else had run). The workers are driven in interleaved rounds (each round, one at
+a time, every candidate runs two forwards back to back and times the second, so machine
+load hits all alike), best-of-N.
+Outputs (logits) must agree with the baseline within 1e-4 relative. Each row also
+prints the minor page faults per forward of each candidate and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import multiprocessing as mp
 import os
+import resource
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-import xrayvision as xrv
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests._official_format import random_bn_stats  # noqa: E402 - the tests' own BN randomizer
-
+ROOT = Path(__file__).resolve().parents[1]
 HAVE_ORT = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime"))
 
 
-def _once(fn, x) -> float:
-    start = time.perf_counter()
-    fn(x)
-    return time.perf_counter() - start
+def _model(kind: str):
+    import xrayvision as xrv
+
+    sys.path.insert(0, str(ROOT))
+    from tests._official_format import random_bn_stats  # the tests' own BN randomizer
+
+    torch.manual_seed(0)  # every worker builds the same weights
+    if kind == "densenet":
+        model = random_bn_stats(xrv.models.DenseNet())
+        model.input_resolution = 224  # logits: calibration off, so differences are not squashed
+    elif kind == "resnet":
+        model = random_bn_stats(xrv.models.ResNet(weights=None))
+    else:
+        model = random_bn_stats(xrv.autoencoders.ResNetAE())
+    return model.eval()
 
 
-def _logits(output):
+def _autoencoder_candidate(model, name: str):
+    if name == "chlast":
+        channels_last = model.to(memory_format=torch.channels_last)
+
+        def run_channels_last(x):
+            with torch.inference_mode():
+                return channels_last(x.contiguous(memory_format=torch.channels_last))
+
+        return run_channels_last
+    from xrayvision.models._onnx import OnnxRuntimeNetwork  # benchmark only: no library ONNX path here
+
+    class Reconstruction(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.autoencoder = model  # a submodule, so its weights export as initializers
+
+        def forward(self, x):
+            return self.autoencoder(x)["out"]
+
+    return OnnxRuntimeNetwork(Reconstruction(), torch.zeros(1, 1, 224, 224))
+
+
+def _candidate(kind: str, name: str):
+    model = _model(kind)
+    if name == "eager":
+        def run_eager(x):
+            with torch.no_grad():
+                return model(x)
+
+        return run_eager
+    if kind == "autoencoder":
+        return _autoencoder_candidate(model, name)
+    return model.optimize_for_inference(backend="onnxruntime" if name == "onnxrt" else "torch")
+
+
+def _input(kind: str, batch: int) -> torch.Tensor:
+    size = 512 if kind == "resnet" else 224
+    return torch.rand(batch, 1, size, size, generator=torch.Generator().manual_seed(batch)) * 2048 - 1024
+
+
+def _logits(output) -> torch.Tensor:
     return output["out"] if isinstance(output, dict) else output
 
 
-def compare(name: str, baseline, candidates: dict, x: torch.Tensor, repeats: int) -> None:
-    with torch.no_grad():
-        expected = _logits(baseline(x))
-        errors = {key: float((_logits(fn(x)) - expected).abs().max() / expected.abs().max()) for key, fn in candidates.items()}
-    for key, error in errors.items():
-        assert error < 1e-4, f"{name} [{key}]: outputs differ (relative {error:.2e})"
-    times = dict.fromkeys(["eager", *candidates], float("inf"))
+def _worker(connection, kind: str, name: str, threads: int) -> None:
+    """Serve ``("time", batch)``: (seconds, page faults) of the second of two forwards
+    run back to back, and ``("output", batch)``: the logits."""
+    torch.set_num_threads(threads)
+    run = _candidate(kind, name)
+    inputs: dict[int, torch.Tensor] = {}
+    connection.send("ready")
+    while (request := connection.recv()) is not None:
+        what, batch = request
+        x = inputs.setdefault(batch, _input(kind, batch))
+        if what == "output":
+            connection.send(_logits(run(x)).detach().clone())
+            continue
+        run(x)  # back-to-back forwards, as in a loop over images: warm caches and threads
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
+        run(x)
+        elapsed = time.perf_counter() - start
+        connection.send((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults))
+
+
+class Workers:
+    """One process per candidate of one model; ``ask(name, request)`` waits for its answer."""
+
+    def __init__(self, kind: str, names: list[str], threads: int):
+        context = mp.get_context("spawn")
+        self.connections, self.processes = {}, []
+        for name in names:
+            parent, child = context.Pipe()
+            process = context.Process(target=_worker, args=(child, kind, name, threads), daemon=True)
+            process.start()
+            self.connections[name] = parent
+            self.processes.append(process)
+        for connection in self.connections.values():
+            assert connection.recv() == "ready"
+
+    def ask(self, name: str, request):
+        self.connections[name].send(request)
+        return self.connections[name].recv()
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.send(None)
+        for process in self.processes:
+            process.join(timeout=30)
+
+
+def compare(label: str, workers: Workers, batch: int, repeats: int) -> None:
+    names = list(workers.connections)
+    expected = workers.ask("eager", ("output", batch))
+    errors = {}
+    for name in names[1:]:
+        error = float((workers.ask(name, ("output", batch)) - expected).abs().max() / expected.abs().max())
+        assert error < 1e-4, f"{label} [{name}]: outputs differ (relative {error:.2e})"
+        errors[name] = error
+    times = dict.fromkeys(names, float("inf"))
+    faults = dict.fromkeys(names, 0)
     for _ in range(repeats):
-        with torch.no_grad():
-            times["eager"] = min(times["eager"], _once(baseline, x))
-        for key, fn in candidates.items():
-            times[key] = min(times[key], _once(fn, x))
-    batch = x.shape[0]
+        for name in names:
+            elapsed, count = workers.ask(name, ("time", batch))
+            times[name] = min(times[name], elapsed)
+            faults[name] += count
     cells = [f"eager {batch / times['eager']:6.2f} img/s"]
-    cells += [f"{key} {batch / times[key]:6.2f} img/s ({times['eager'] / times[key]:4.2f}x)" for key in candidates]
-    worst = max(errors.values())
-    print(f"{name:<18} b{batch:<3} " + "  ".join(cells) + f"  diff {worst:.0e}  load {os.getloadavg()[0]:.1f}", flush=True)
-
-
-def _candidates(model) -> dict:
-    out = {"torch": model.optimize_for_inference()}
-    if HAVE_ORT:
-        out["onnxrt"] = model.optimize_for_inference(backend="onnxruntime")
-    return out
-
-
-def _autoencoder_candidates(model) -> dict:
-    channels_last = type(model)()
-    channels_last.load_state_dict(model.state_dict())
-    channels_last = channels_last.eval().to(memory_format=torch.channels_last)
-
-    def run_channels_last(x):
-        with torch.inference_mode():
-            return channels_last(x.contiguous(memory_format=torch.channels_last))
-
-    out = {"chlast": run_channels_last}
-    if HAVE_ORT:  # benchmark only: the library has no ONNX path for the autoencoder
-        from xrayvision.models._onnx import OnnxRuntimeNetwork
-
-        class Reconstruction(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.autoencoder = model  # a submodule, so its weights export as initializers
-
-            def forward(self, x):
-                return self.autoencoder(x)["out"]
-
-        out["onnxrt"] = OnnxRuntimeNetwork(Reconstruction(), torch.zeros(1, 1, 224, 224))
-    return out
+    cells += [f"{name} {batch / times[name]:6.2f} img/s ({times['eager'] / times[name]:4.2f}x)" for name in names[1:]]
+    page_faults = "/".join(f"{faults[name] // repeats}" for name in names)
+    print(
+        f"{label:<18} b{batch:<3} " + "  ".join(cells)
+        + f"  diff {max(errors.values()):.0e}  faults/fwd {page_faults}  load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -109,25 +181,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--skip-large", action="store_true", help="only DenseNet-121")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, onnxruntime: {HAVE_ORT}")
-
-    dense = random_bn_stats(xrv.models.DenseNet()).eval()
-    dense.input_resolution = 224  # logits: calibration off, so differences are not squashed
-    candidates = _candidates(dense)
-    for batch in (1, 16):
-        x = torch.rand(batch, 1, 224, 224, generator=torch.Generator().manual_seed(batch)) * 2048 - 1024
-        compare("DenseNet-121 @224", dense, candidates, x, args.repeats)
-    if args.skip_large:
-        return
-    resnet = random_bn_stats(xrv.models.ResNet(weights=None)).eval()
-    candidates = _candidates(resnet)
-    for batch in (1, 4):
-        x = torch.rand(batch, 1, 512, 512, generator=torch.Generator().manual_seed(batch)) * 2048 - 1024
-        compare("ResNet-50 @512", resnet, candidates, x, max(2, args.repeats // 2))
-    autoencoder = random_bn_stats(xrv.autoencoders.ResNetAE()).eval()
-    x = torch.rand(1, 1, 224, 224, generator=torch.Generator().manual_seed(1)) * 2048 - 1024
-    compare("ResNetAE-101 @224", autoencoder, _autoencoder_candidates(autoencoder), x, args.repeats)
+    print(f"torch {torch.__version__}, {args.threads} threads per worker, onnxruntime: {HAVE_ORT}")
+    extra = ["onnxrt"] if HAVE_ORT else []
+    plan = [("DenseNet-121 @224", "densenet", ["eager", "torch", *extra], (1, 16), args.repeats)]
+    if not args.skip_large:
+        plan += [
+            ("ResNet-50 @512", "resnet", ["eager", "torch", *extra], (1, 4), max(2, args.repeats // 2)),
+            ("ResNetAE-101 @224", "autoencoder", ["eager", "chlast", *extra], (1,), args.repeats),
+        ]
+    for label, kind, names, batches, repeats in plan:
+        workers = Workers(kind, names, args.threads)
+        try:
+            for batch in batches:
+                compare(label, workers, batch, repeats)
+        finally:
+            workers.close()
 
 
 if __name__ == "__main__":

@@ -37,8 +37,10 @@ def test_fast_resnet_matches_eager():
     model = random_bn_stats(xrv.models.ResNet(), seed=4).eval()
     fast = xrv.models.optimize_for_inference(model)
     x = xray_batch(1, size=512)
+    original = x.clone()
     with torch.no_grad():
         assert _relative_error(fast(x), model(x)) < 1e-4
+    assert torch.equal(x, original)  # the residual sums are written in place, never into the input
 
 
 def test_fast_path_keeps_calibration_and_nan_slots():
@@ -131,6 +133,63 @@ def test_fast_dense_layers_use_each_norm1_form_and_match_eager():
             assert _relative_error(fast.features(x), reference) < 1e-4, (batch, size)
             if size == model.input_resolution:  # other sizes are resized by the wrapper
                 assert _relative_error(fast(x), model(x)) < 1e-4, batch
+
+
+@pytest.mark.parametrize(("tweak", "mode"), [("negate half", "clamp"), ("zero one", "affine")])
+def test_fast_transition_norm_forms_match_eager(tweak, mode):
+    from xrayvision.models import fast as fast_module
+
+    model = _small_densenet_with_every_norm1_form()
+    with torch.no_grad():
+        if tweak == "negate half":
+            model.features.transition1.norm.weight[::2] *= -1
+        else:
+            model.features.transition1.norm.weight[5] = 0
+    fast = model.optimize_for_inference()
+    transition = next(m for m in fast.features.modules() if isinstance(m, fast_module._FastTransition))
+    assert transition.mode == mode
+    x = xray_batch(2, size=64)
+    with torch.no_grad():
+        assert _relative_error(fast(x), model(x)) < 1e-4
+
+
+def test_fast_densenet_reused_scratch_keeps_earlier_outputs():
+    """Scratch buffers are reused from call to call: results already returned stay put."""
+    model = _small_densenet_with_every_norm1_form()
+    fast = model.optimize_for_inference()
+    first, second = xray_batch(2, size=64, seed=1), xray_batch(2, size=64, seed=2)
+    with torch.no_grad():
+        out_first = fast(first)
+        kept = out_first.clone()
+        features_first = fast.features(first)
+        fast(second)
+        fast.features(second)
+        assert torch.equal(out_first, kept)
+        assert _relative_error(features_first, model.features(first)) < 1e-4
+        assert _relative_error(fast(first), model(first)) < 1e-4
+        # Under inference mode, then under no_grad again: each mode gets its own scratch.
+        with torch.inference_mode():
+            assert _relative_error(fast.features(second), model.features(second)) < 1e-4
+        assert _relative_error(fast.features(second), model.features(second)) < 1e-4
+
+
+def test_fast_densenet_threads_do_not_share_scratch():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = _small_densenet_with_every_norm1_form()
+    fast = model.optimize_for_inference()
+    inputs = [xray_batch(1, size=64, seed=seed) for seed in range(8)]
+    with torch.no_grad():
+        expected = [model(x) for x in inputs]
+
+    def predict_all(offset):
+        return [fast(inputs[(i + offset) % 8]) for i in range(24)]
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(predict_all, [0, 3]))
+    for offset, outputs in zip([0, 3], runs):
+        for i, out in enumerate(outputs):
+            assert _relative_error(out, expected[(i + offset) % 8]) < 1e-4
 
 
 def test_fast_densenet121_batch_one_at_another_size_matches_eager():

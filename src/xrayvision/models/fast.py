@@ -14,6 +14,10 @@
   they commute; the convolution then runs on 4x fewer pixels),
 * writes each dense block's new channels into one preallocated buffer instead of
   re-concatenating the growing feature map at every layer,
+* runs each ResNet residual sum and its ReLU inside the convolution before them
+  (oneDNN post-ops, written into the residual tensor in place),
+* on CPU, reuses per-thread scratch tensors from call to call (see
+  ``_PerThreadScratch``),
 * runs in channels-last layout under ``torch.inference_mode``.
 
 ``backend="onnxruntime"`` instead exports the convolutional trunk to ONNX and runs it
@@ -26,6 +30,8 @@ NaN for unavailable outputs): only the network in the middle changes.
 from __future__ import annotations
 
 import copy
+import threading
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
@@ -54,27 +60,58 @@ def _onednn_weight(weight: torch.Tensor, padding: list[int], stride: list[int], 
 
 
 def _has_fused_conv() -> bool:
+    """Whether this torch build has oneDNN's fused convolutions, plain and residual-adding."""
     try:
-        op = torch.ops.mkldnn._convolution_pointwise
         x = torch.ones(1, 1, 2, 2).contiguous(memory_format=torch.channels_last)
         w = torch.ops.mkldnn._reorder_convolution_weight(torch.ones(1, 1, 1, 1), [0, 0], [1, 1], [1, 1], 1, [1, 1, 2, 2])
-        out = op(x, w, torch.zeros(1), [0, 0], [1, 1], [1, 1], 1, "relu", [], "")
-        return bool(torch.equal(out, torch.ones(1, 1, 2, 2)))
+        out = torch.ops.mkldnn._convolution_pointwise(x, w, torch.zeros(1), [0, 0], [1, 1], [1, 1], 1, "relu", [], "")
+        torch.ops.mkldnn._convolution_pointwise_.binary(out, x, w, None, [0, 0], [1, 1], [1, 1], 1, "add", 1.0, None, [], None)
+        return bool(torch.equal(out, torch.full((1, 1, 2, 2), 2.0)))
     except Exception:  # noqa: BLE001 - any failure means "not available in this build"
         return False
 
 
-class _Affine(nn.Module):
-    """Eval-mode BatchNorm followed by ReLU, as one ``addcmul`` and an in-place ReLU."""
+class _PerThreadScratch:
+    """Scratch tensors reused from call to call, for the last keys each thread used.
 
-    def __init__(self, bn: nn.BatchNorm2d):
-        super().__init__()
-        scale, shift = _bn_affine(bn)
-        self.register_buffer("scale", scale.reshape(1, -1, 1, 1).contiguous())
-        self.register_buffer("shift", shift.reshape(1, -1, 1, 1).contiguous())
+    On CPU a fresh tensor of a few MB is paid for in page faults: glibc gives freed
+    blocks of that size back to the OS, so every forward touches new pages. At batch
+    1 that cost ~2,000 faults and ~10% of DenseNet-121's time; reused buffers cost
+    none. Two entries per thread (a batch's full chunks and its remainder) bound the
+    memory held; threads never share an entry. Copies and pickles start empty.
+    """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(self.shift, x, self.scale).relu_()
+    _ENTRIES = 2
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return type(self), ()
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        entries = getattr(self._local, "entries", None)
+        if entries is None:
+            entries = self._local.entries = {}
+        value = entries.pop(key, None)
+        if value is None:
+            if len(entries) >= self._ENTRIES:
+                del entries[next(iter(entries))]  # the least recently used
+            value = build()
+        entries[key] = value  # most recent last
+        return value
+
+
+def _scratch_key(x: torch.Tensor) -> tuple[Any, ...] | None:
+    """Key of the reusable scratch for ``x``, or None where none is kept.
+
+    Only CPU inference reuses scratch: CUDA's caching allocator already recycles
+    memory, and autograd cannot record writes into preallocated tensors (``out=``).
+    Inference-mode tensors cannot be written outside inference mode, hence the flag.
+    """
+    if x.device.type != "cpu" or torch.is_grad_enabled():
+        return None
+    return tuple(x.shape), x.dtype, torch.is_inference_mode_enabled()
 
 
 class _ConvAct(nn.Module):
@@ -103,18 +140,33 @@ class _ConvAct(nn.Module):
             self._packed[key] = packed
         return packed
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """The convolution, plus ``residual`` (before the ReLU) when given.
+
+        With oneDNN the sum is written into ``residual`` itself: no new tensor, and no
+        separate passes for the addition and the ReLU.
+        """
         if self.onednn and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled():
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, self._packed_weight(x), self.bias, [self.padding] * 2, [self.stride] * 2, [1, 1], 1,
-                "relu" if self.relu else "none", [], "",
+            padding, stride = [self.padding] * 2, [self.stride] * 2
+            if residual is not None:
+                return _ADD_CONV(
+                    residual, x, self._packed_weight(x), self.bias, padding, stride, _UNIT, 1, "add", 1.0,
+                    "relu" if self.relu else None, _NO_SCALARS, None,
+                )
+            return _POINTWISE_CONV(
+                x, self._packed_weight(x), self.bias, padding, stride, _UNIT, 1, "relu" if self.relu else "none", _NO_SCALARS, "",
             )
         out = F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        if residual is not None:
+            out = out + residual
         return out.relu_() if self.relu else out
 
 
 _FUSED_CONV = _has_fused_conv()
 _POINTWISE_CONV = torch.ops.mkldnn._convolution_pointwise.default if _FUSED_CONV else None
+#: ``other += conv(x)`` (then an optional ReLU), written into ``other`` in place.
+_ADD_CONV = torch.ops.mkldnn._convolution_pointwise_.binary if _FUSED_CONV else None
+_PADDING_0, _PADDING_1, _UNIT, _NO_SCALARS = [0, 0], [1, 1], [1, 1], []
 
 
 def _clamp_form(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
@@ -137,37 +189,63 @@ def _clamp_form(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor, torch.T
     return low, high, scale, shift
 
 
+def _fold_norm_relu(
+    bn: nn.BatchNorm2d, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[str, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``conv(relu(bn(x)))``, ``conv`` 1x1, as ``conv'(pre(x))`` with ``pre`` one pass.
+
+    Returns ``(mode, pre0, pre1, weight', bias')`` for :func:`_norm_relu`: mode "max"
+    or "clamp" with the clamp bounds, the BatchNorm's affine map folded into the
+    convolution (see :func:`_clamp_form`); or, where that rewrite does not apply,
+    "affine" with the BatchNorm's scale and shift and the convolution unchanged. Also
+    exact with an average pool between ``pre`` and ``conv``: a per-channel affine map
+    commutes with averaging.
+    """
+    bias = torch.zeros(weight.shape[0], dtype=weight.dtype) if bias is None else bias
+    form = _clamp_form(bn)
+    if form is None:
+        scale, shift = _bn_affine(bn)
+        mode, pre0, pre1 = "affine", scale, shift
+    else:
+        low, high, scale, shift = form
+        mode, pre0, pre1 = ("max" if bool(torch.isinf(high).all()) else "clamp"), low, high
+        bias = bias + weight.flatten(1) @ shift  # a 1x1 convolution: no padding, exact
+        weight = weight * scale.reshape(1, -1, 1, 1)
+    per_channel = (1, -1, 1, 1)
+    return (
+        mode, pre0.reshape(per_channel).contiguous(), pre1.reshape(per_channel).contiguous(),
+        weight.contiguous(memory_format=torch.channels_last), bias.contiguous(),
+    )
+
+
+def _norm_relu(
+    mode: str, x: torch.Tensor, pre0: torch.Tensor, pre1: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The ``pre`` pass of :func:`_fold_norm_relu`, into ``out`` when given."""
+    if mode == "max":
+        return torch.maximum(x, pre0, out=out)
+    if mode == "clamp":
+        return torch.clamp(x, pre0, pre1, out=out)
+    return torch.addcmul(pre1, x, pre0, out=out).relu_()
+
+
 class _DenseLayerWeights(nn.Module):
     """A dense layer's folded tensors; run by :class:`_FastDenseBlock`, never called.
 
     ``norm1 -> relu -> conv1 -> norm2 -> relu -> conv2`` becomes
-    ``clamp -> conv1' (+ReLU) -> conv2`` (see :func:`_clamp_form`), or, where that
-    rewrite does not apply, ``affine -> relu -> conv1' (+ReLU) -> conv2``.
+    ``pre -> conv1' (+ReLU) -> conv2`` (see :func:`_fold_norm_relu`).
     """
 
     def __init__(self, layer: nn.Module):
         super().__init__()
-        weight, bias = _fold(layer.conv1, layer.norm2)
-        form = _clamp_form(layer.norm1)
-        self.mode = "affine"
-        if form is not None:
-            low, high, scale, shift = form
-            self.mode = "max" if bool(torch.isinf(high).all()) else "clamp"
-            bias = bias + weight.flatten(1) @ shift  # a 1x1 convolution: no padding, exact
-            weight = (weight * scale.reshape(1, -1, 1, 1)).contiguous(memory_format=torch.channels_last)
-        else:
-            low, high = _bn_affine(layer.norm1)  # "affine" mode: the scale and shift of addcmul
-        # The clamp bounds, or (affine mode) the BatchNorm's scale and shift.
-        self.register_buffer("pre0", low.reshape(1, -1, 1, 1).contiguous())
-        self.register_buffer("pre1", high.reshape(1, -1, 1, 1).contiguous())
+        self.mode, pre0, pre1, weight, bias = _fold_norm_relu(layer.norm1, *_fold(layer.conv1, layer.norm2))
+        self.register_buffer("pre0", pre0)
+        self.register_buffer("pre1", pre1)
         self.register_buffer("weight1", weight)
-        self.register_buffer("bias1", bias.contiguous())
+        self.register_buffer("bias1", bias)
         self.register_buffer("weight2", layer.conv2.weight.detach().contiguous(memory_format=torch.channels_last))
         self.in_channels = layer.conv1.in_channels
         self.growth = layer.conv2.out_channels
-
-
-_PADDING_0, _PADDING_1, _UNIT, _NO_SCALARS = [0, 0], [1, 1], [1, 1], []
 
 
 class _FastDenseBlock(nn.Module):
@@ -175,8 +253,8 @@ class _FastDenseBlock(nn.Module):
 
     At batch 1 most convolutions take tens of microseconds, so per-op costs (module
     calls, argument building, weight-cache lookups, slicing syntax, the separate ReLU
-    pass) add up: this loop over a cached list of tensors (4 ops per layer, was 5 plus
-    3 module calls) made DenseNet-121 at 224x224, batch 1, ~6% faster on 2 cores.
+    pass) add up: this loop over a cached list of tensors and views (4 ops per layer,
+    was 5 plus 3 module calls) is what makes batch 1 fast.
     """
 
     def __init__(self, block: nn.Module):
@@ -184,13 +262,15 @@ class _FastDenseBlock(nn.Module):
         self.layers = nn.ModuleList(_DenseLayerWeights(layer) for layer in block.children())
         self.out_channels = self.layers[-1].in_channels + self.layers[-1].growth
         self._plans: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        self._scratch = _PerThreadScratch()
 
     def __getstate__(self) -> dict[str, Any]:
         # Packed oneDNN tensors cannot be pickled or copied; plans are rebuilt on first use.
         return {**self.__dict__, "_plans": {}}
 
     def _apply(self, *args: Any, **kwargs: Any) -> Any:
-        self._plans = {}  # plans hold the tensors of before a .to()/.double()
+        # Plans and scratch hold the tensors of before a .to()/.double().
+        self._plans, self._scratch = {}, _PerThreadScratch()
         return super()._apply(*args, **kwargs)
 
     def _plan(self, x: torch.Tensor, onednn: bool) -> list[tuple[Any, ...]]:
@@ -210,40 +290,67 @@ class _FastDenseBlock(nn.Module):
             self._plans[key] = plan
         return plan
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, width, height, breadth = x.shape
-        onednn = _FUSED_CONV and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+    def _workspace(self, x: torch.Tensor, onednn: bool, reuse: bool) -> tuple[torch.Tensor, list[tuple[Any, ...]]]:
+        """The output buffer and, per layer: its input and output views of the buffer,
+        a scratch view for its ``pre`` pass (``reuse`` only) and its plan."""
+        batch, _, height, breadth = x.shape
         buffer = torch.empty(
             (batch, self.out_channels, height, breadth), dtype=x.dtype, device=x.device, memory_format=torch.channels_last
         )
-        buffer.narrow(1, 0, width).copy_(x)  # narrow/copy_: cheaper to call than slicing syntax
-        conv = _POINTWISE_CONV
+        pixels = batch * height * breadth
+        scratch = torch.empty(pixels * self.layers[-1].in_channels, dtype=x.dtype, device=x.device) if reuse else None
+        steps = []
         for width, growth, mode, pre0, pre1, w1, b1, w2 in self._plan(x, onednn):
-            part = buffer.narrow(1, 0, width)
-            if mode == "max":
-                y = torch.maximum(part, pre0)
-            elif mode == "clamp":
-                y = torch.clamp(part, pre0, pre1)
-            else:
-                y = torch.addcmul(pre1, part, pre0).relu_()
-            if onednn:
-                y = conv(y, w1, b1, _PADDING_0, _UNIT, _UNIT, 1, "relu", _NO_SCALARS, "")
-                y = conv(y, w2, None, _PADDING_1, _UNIT, _UNIT, 1, "none", _NO_SCALARS, "")
-            else:
-                y = F.conv2d(F.conv2d(y, w1, b1).relu_(), w2, None, 1, 1)
-            buffer.narrow(1, width, growth).copy_(y)
+            pre = None
+            if scratch is not None:  # channels-last (batch, width, height, breadth)
+                pre = scratch[: pixels * width].view(batch, height, breadth, width).permute(0, 3, 1, 2)
+            steps.append((buffer.narrow(1, 0, width), pre, buffer.narrow(1, width, growth), mode, pre0, pre1, w1, b1, w2))
+        return buffer, steps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output. On CPU without gradients this is the block's scratch
+        buffer, overwritten by the next call in the same thread: use it at once."""
+        onednn = _FUSED_CONV and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+        key = _scratch_key(x)
+        if key is None:
+            buffer, steps = self._workspace(x, onednn, reuse=False)
+        else:
+            buffer, steps = self._scratch.get(key, lambda: self._workspace(x, onednn, reuse=True))
+        width = x.shape[1]
+        buffer.narrow(1, 0, width).copy_(x)
+        if onednn:
+            for part, pre, new, mode, pre0, pre1, w1, b1, w2 in steps:
+                y = _norm_relu(mode, part, pre0, pre1, pre)
+                y = _POINTWISE_CONV(y, w1, b1, _PADDING_0, _UNIT, _UNIT, 1, "relu", _NO_SCALARS, "")
+                # (oneDNN's in-place residual form would copy too: ``new`` is not contiguous)
+                new.copy_(_POINTWISE_CONV(y, w2, None, _PADDING_1, _UNIT, _UNIT, 1, "none", _NO_SCALARS, ""))
+        else:
+            for part, pre, new, mode, pre0, pre1, w1, b1, w2 in steps:
+                y = F.conv2d(_norm_relu(mode, part, pre0, pre1, pre), w1, b1).relu_()
+                new.copy_(F.conv2d(y, w2, None, 1, 1))
         return buffer
 
 
 class _FastTransition(nn.Module):
+    """``norm -> relu -> conv (1x1) -> avg_pool`` as ``pre -> avg_pool -> conv'``.
+
+    The 1x1 convolution and the 2x2 average pool are both linear, so they commute:
+    pooling first leaves 4x fewer pixels to convolve. BatchNorm+ReLU become one pass
+    as in the dense layers (:func:`_fold_norm_relu`).
+    """
+
     def __init__(self, transition: nn.Module):
         super().__init__()
-        self.norm = _Affine(transition.norm)
-        self.conv = _ConvAct(transition.conv.weight.detach().contiguous(memory_format=torch.channels_last), None, 1, 0, relu=False)
+        self.mode, pre0, pre1, weight, bias = _fold_norm_relu(transition.norm, transition.conv.weight.detach(), None)
+        self.register_buffer("pre0", pre0)
+        self.register_buffer("pre1", pre1)
+        self.conv = _ConvAct(weight, bias, 1, 0, relu=False)
+        self._scratch = _PerThreadScratch()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # A 1x1 convolution and a 2x2 average pool are both linear: pool first, 4x fewer pixels.
-        return self.conv(F.avg_pool2d(self.norm(x), 2))
+        key = _scratch_key(x)
+        out = None if key is None else self._scratch.get(key, lambda: torch.empty_like(x, memory_format=torch.channels_last))
+        return self.conv(F.avg_pool2d(_norm_relu(self.mode, x, self.pre0, self.pre1, out), 2))
 
 
 #: Largest first-stage activation (bytes) a CPU batch chunk may have. Beyond the L2/L3
@@ -293,7 +400,7 @@ class _FastBottleneck(nn.Module):
         super().__init__()
         self.conv1 = _ConvAct(*_fold(block.conv1, block.bn1), 1, 0, relu=True)
         self.conv2 = _ConvAct(*_fold(block.conv2, block.bn2), block.conv2.stride[0], 1, relu=True)
-        self.conv3 = _ConvAct(*_fold(block.conv3, block.bn3), 1, 0, relu=False)
+        self.conv3 = _ConvAct(*_fold(block.conv3, block.bn3), 1, 0, relu=True)  # ReLU after the residual sum
         self.downsample = None
         if block.downsample is not None:
             conv, bn = block.downsample[0], block.downsample[1]
@@ -301,7 +408,9 @@ class _FastBottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        return (self.conv3(self.conv2(self.conv1(x))) + identity).relu_()
+        # On CPU the sum is written into ``identity``: the block input is not needed after
+        # this (only this trunk's own tensors reach a block).
+        return self.conv3(self.conv2(self.conv1(x)), residual=identity)
 
 
 class FastResNetTrunk(nn.Module):
