@@ -231,3 +231,22 @@ def test_fast_densenet_copies_and_dtype_changes_rebuild_their_plans():
         out = features(x.double())
         assert out.dtype == torch.float64
         assert _relative_error(out, model.features.double()(x.double())) < 1e-6
+
+
+def test_per_thread_scratch_keeps_the_two_latest_keys_and_pickles_empty():
+    from xrayvision.models.fast import _PerThreadScratch
+
+    scratch, built = _PerThreadScratch(), []
+
+    def build(name):
+        return lambda: built.append(name) or torch.zeros(1)
+
+    first = scratch.get("full", build("full"))
+    scratch.get("remainder", build("remainder"))
+    assert scratch.get("full", build("full")) is first  # reused, not rebuilt
+    scratch.get("other", build("other"))  # evicts "remainder", the least recently used
+    scratch.get("full", build("full"))
+    scratch.get("remainder", build("remainder"))
+    assert built == ["full", "remainder", "other", "remainder"]
+    restored = pickle.loads(pickle.dumps(scratch))
+    assert restored.get("full", build("full")) is not first and built[-1] == "full"
