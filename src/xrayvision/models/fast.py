@@ -103,6 +103,11 @@ class _PerThreadScratch:
         return value
 
 
+def _uses_onednn(x: torch.Tensor) -> bool:
+    """Whether ``x`` takes the fused oneDNN path: CPU float32 inference on a build that has it."""
+    return _FUSED_CONV and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+
+
 def _scratch_key(x: torch.Tensor) -> tuple[Any, ...] | None:
     """Key of the reusable scratch for ``x``, or None where none is kept.
 
@@ -123,7 +128,6 @@ class _ConvAct(nn.Module):
         self.register_buffer("weight", weight)
         self.register_buffer("bias", bias)
         self.stride, self.padding, self.relu = stride, padding, relu
-        self.onednn = weight.device.type == "cpu" and _FUSED_CONV
         # oneDNN weights reordered once for the blocked layout its kernels use (per input
         # size; they serve every batch size): saves the reorder that each call would
         # otherwise redo, up to half the time of the small 3x3 convolutions at batch 1.
@@ -147,7 +151,7 @@ class _ConvAct(nn.Module):
         With oneDNN the sum is written into ``residual`` itself: no new tensor, and no
         separate passes for the addition and the ReLU.
         """
-        if self.onednn and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled():
+        if _uses_onednn(x):
             padding, stride = [self.padding] * 2, [self.stride] * 2
             if residual is not None:
                 return _ADD_CONV(
@@ -311,7 +315,7 @@ class _FastDenseBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The block's output. On CPU without gradients this is the block's scratch
         buffer, overwritten by the next call in the same thread: use it at once."""
-        onednn = _FUSED_CONV and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+        onednn = _uses_onednn(x)
         key = _scratch_key(x)
         if key is None:
             buffer, steps = self._workspace(x, onednn, reuse=False)
