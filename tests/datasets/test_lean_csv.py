@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -78,3 +79,13 @@ def test_real_metadata_reads_exactly_as_the_default(realdata, name, bytes_column
     table = _read(path, bytes_columns=bytes_columns, text_columns=text_columns)
     decode_bytes_columns(table)
     pd.testing.assert_frame_equal(table, pd.read_csv(path))
+
+
+@pytest.mark.parametrize("width", [1, 3, 8, 13, 16, 128])
+@pytest.mark.parametrize("rows", [0, 1, 2, 7, 64, 1001])
+def test_used_width_is_the_longest_cell(width, rows):
+    rng = np.random.default_rng(width * 10_000 + rows)
+    lengths = rng.integers(0, width + 1, size=rows)
+    cells = [bytes(rng.integers(1, 256, size=n).astype(np.uint8)) for n in lengths]
+    values = np.array(cells, dtype=f"S{width}")
+    assert lean._used_width(values) == max(lengths, default=0)

@@ -107,7 +107,15 @@ def _used_width(values: np.ndarray) -> int:
     """Bytes used by the longest cell of a bytes array (cells are NUL-padded)."""
     if not len(values):
         return 0
-    # one OR over the rows, a single memory pass (any() along axis 0 took twice as long)
-    column_bits = np.bitwise_or.reduce(values.view(np.uint8).reshape(len(values), values.dtype.itemsize), axis=0)
-    used = np.flatnonzero(column_bits)
+    width = values.dtype.itemsize
+    # OR all rows together by halving: each step is one contiguous pass, where NumPy's
+    # reduce along axis 0 of a narrow 2-D array loops per row (2-4x slower, measured)
+    rows = values.view(np.uint64 if width % 8 == 0 else np.uint8).reshape(len(values), -1)
+    while len(rows) > 1:
+        half = len(rows) // 2
+        folded = rows[:half] | rows[half : 2 * half]
+        if len(rows) % 2:
+            folded[0] |= rows[-1]
+        rows = folded
+    used = np.flatnonzero(rows.view(np.uint8))
     return int(used[-1]) + 1 if len(used) else 0
