@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
         "stderr and skipped (exit status 1 at the end).",
     )
     parser.add_argument("inputs", nargs="+", metavar="IMAGE|FOLDER|GLOB")
-    parser.add_argument("--weights", default=_DEFAULT_WEIGHTS, help=f"registry name or local weight file (default {_DEFAULT_WEIGHTS})")
+    parser.add_argument(
+        "--weights", default=_DEFAULT_WEIGHTS, help=f"registry name or local weight file (default {_DEFAULT_WEIGHTS})"
+    )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument(

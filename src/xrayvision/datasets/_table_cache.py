@@ -436,7 +436,7 @@ def _write_entry(entry: Path, table: pd.DataFrame, full_key: str) -> None:
             series = table[name]
             dtype = series.dtype
             info: dict[str, object] = {"name": name, "dtype": str(dtype)}
-            if isinstance(dtype, pd.StringDtype) or dtype == object:
+            if isinstance(dtype, pd.StringDtype) or dtype == np.dtype(object):
                 parts, fields = _encode_strings(series)
                 info.update(fields)
                 arrays.update({f"c{i}_{part}": array for part, array in parts.items()})

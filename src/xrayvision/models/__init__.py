@@ -12,8 +12,10 @@ Usage, as in the paper::
 from __future__ import annotations
 
 from .._lazy import lazy_namespace
-from ._registry import Weights, get_model, get_weights, list_models, list_weights
-from .calibration import op_norm
+
+# Light modules, imported at once; re-exported (``__all__`` is built from _NAMES below).
+from ._registry import Weights, get_model, get_weights, list_models, list_weights  # noqa: F401
+from .calibration import op_norm  # noqa: F401
 
 _NAMES = {
     "DenseNet": ".densenet",

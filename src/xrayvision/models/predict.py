@@ -109,7 +109,9 @@ def predict_files(
             bar.close()
 
 
-def infer(model: torch.nn.Module, dataset: Any, threads: int = 4, device: str = "cpu", batch_size: int | None = None) -> np.ndarray:
+def infer(
+    model: torch.nn.Module, dataset: Any, threads: int = 4, device: str = "cpu", batch_size: int | None = None
+) -> np.ndarray:
     """Outputs of ``model`` for every sample of ``dataset`` (the paper's ``xrv.utils.infer``).
 
     Unlike the reference, the model is moved to ``device`` and the batch size is not
