@@ -12,7 +12,12 @@ the way the reference runs it (eager, NCHW, ``torch.no_grad``). Candidates:
   call to call, channels-last, ``inference_mode``);
 * ``onnxrt``: ``model.optimize_for_inference(backend="onnxruntime")``, only when the
   optional ``onnx`` and ``onnxruntime`` packages are installed;
-* ``chlast`` (autoencoder only): the same module in channels-last memory.
+* ``chlast`` (autoencoder only): the same module in channels-last memory;
+* ``openvino`` (DenseNet only, a reference point, not a library backend): the eager
+  model with its ``features`` compiled by OpenVINO in float32 (precision hint ``f32``:
+  on CPUs with bf16 units OpenVINO otherwise computes in bf16, ~5e-3 off), only when the
+  optional ``openvino`` package is installed. It shows what an inference engine that
+  compiles the whole graph reaches on the same cores.
 
 Each candidate runs in its own worker process, as it would in a user's program: on
 CPU, tensors of a few MB are paid for in page faults whenever glibc has given the
@@ -40,6 +45,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_ORT = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime"))
+HAVE_OPENVINO = importlib.util.find_spec("openvino") is not None
 
 
 def _model(kind: str):
@@ -81,8 +87,35 @@ def _autoencoder_candidate(model, name: str):
     return OnnxRuntimeNetwork(Reconstruction(), torch.zeros(1, 1, 224, 224))
 
 
+class _OpenVinoNetwork(torch.nn.Module):
+    """``network`` compiled by OpenVINO for the CPU in float32 (benchmark reference only)."""
+
+    def __init__(self, network: torch.nn.Module, example: torch.Tensor):
+        super().__init__()
+        import openvino
+
+        config = {
+            "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "f32",
+        }
+        converted = openvino.convert_model(network.eval(), example_input=example)
+        self._request = openvino.Core().compile_model(converted, "CPU", config).create_infer_request()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self._request.infer({0: x.contiguous().numpy()})[0].copy())
+
+
 def _candidate(kind: str, name: str):
     model = _model(kind)
+    if name == "openvino":  # the eager model around an OpenVINO-compiled feature extractor
+        model.features = _OpenVinoNetwork(model.features, torch.zeros(1, 1, 224, 224))
+
+        def run_openvino(x):
+            with torch.no_grad():
+                return model(x)
+
+        return run_openvino
     if name == "eager":
         def run_eager(x):
             with torch.no_grad():
@@ -181,9 +214,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--skip-large", action="store_true", help="only DenseNet-121")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {args.threads} threads per worker, onnxruntime: {HAVE_ORT}")
+    print(f"torch {torch.__version__}, {args.threads} threads per worker, onnxruntime: {HAVE_ORT}, openvino: {HAVE_OPENVINO}")
     extra = ["onnxrt"] if HAVE_ORT else []
-    plan = [("DenseNet-121 @224", "densenet", ["eager", "torch", *extra], (1, 16), args.repeats)]
+    reference = ["openvino"] if HAVE_OPENVINO else []
+    plan = [("DenseNet-121 @224", "densenet", ["eager", "torch", *extra, *reference], (1, 16), args.repeats)]
     if not args.skip_large:
         plan += [
             ("ResNet-50 @512", "resnet", ["eager", "torch", *extra], (1, 4), max(2, args.repeats // 2)),
