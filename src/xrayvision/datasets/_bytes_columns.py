@@ -72,6 +72,12 @@ def decode_bytes(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def text_values(values: np.ndarray) -> np.ndarray:
+    """Object array of strings: a bytes array decoded (:func:`decode_bytes`), any other
+    array (strings already, e.g. :func:`factorize_text`'s distinct values) as objects."""
+    return decode_bytes(values) if values.dtype.kind == "S" else np.asarray(values, dtype=object)
+
+
 def decode_bytes_columns(table: pd.DataFrame) -> None:
     """Turn every bytes (``S``) column of ``table`` into a ``str`` column, in place."""
     for name in table.columns[[dtype.kind == "S" for dtype in table.dtypes]]:

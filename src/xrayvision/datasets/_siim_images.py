@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MetadataError
-from ._bytes_columns import decode_bytes, factorize_bytes
+from ._bytes_columns import decode_bytes, factorize_bytes, is_bytes_column
 from ._files import PathLike
 from ._lean_csv import read_lean_csv
 
@@ -62,7 +62,7 @@ def image_table(image_of_row: np.ndarray, image_ids: np.ndarray, coded: np.ndarr
 
 
 def _bytes_column(table: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in table.columns or table[name].dtype.kind != "S":
+    if name not in table.columns or not is_bytes_column(table[name]):
         raise _Undecided(f"no bytes column {name!r}")  # other spellings: the exact reader says
     return table[name].to_numpy()
 

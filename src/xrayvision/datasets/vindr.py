@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
-from ._bytes_columns import bytes_argsort, decode_bytes, factorize_text
+from ._bytes_columns import bytes_argsort, factorize_text, text_values
 from ._files import PathLike, require_columns, require_folder
 from ._lean_csv import read_lean_csv
 from ._masks import corner_box_mask
@@ -102,12 +102,10 @@ def vindr_image_table(annotations: pd.DataFrame) -> pd.DataFrame:
     listed = np.flatnonzero(bits)  # ids with at least one named row
     keep = listed[_sort_order(image_ids[listed])]
     distinct, inverse = np.unique(bits[keep], return_inverse=True)
-    names = [str(n) for n in (decode_bytes(class_names) if class_names.dtype.kind == "S" else class_names)]
+    names = [str(n) for n in text_values(class_names)]
     has_name = (distinct[:, None] >> np.arange(len(names))) & 1  # one row of bits per distinct set
     text = np.array(["|".join(compress(names, row)) for row in has_name.tolist()], dtype=object)
-    kept_ids = image_ids[keep]
-    kept_ids = decode_bytes(kept_ids) if kept_ids.dtype.kind == "S" else np.asarray(kept_ids, dtype=object)
-    table = pd.DataFrame({"image_id": kept_ids, "class_name": text[inverse]})
+    table = pd.DataFrame({"image_id": text_values(image_ids[keep]), "class_name": text[inverse]})
     if set(BOX_COLUMNS) <= set(annotations.columns):
         boxed = annotations[list(BOX_COLUMNS)].notna().all(axis=1).to_numpy() & (row_images >= 0)
         has_box = np.zeros(len(image_ids), dtype=bool)
