@@ -12,7 +12,7 @@ from ..errors import XRVError
 
 #: Subcommand modules; each defines ``register(subparsers)`` that adds its parser and
 #: sets ``func`` (called with the parsed arguments, returning an exit status).
-_COMMANDS = ("demo", "datasets", "weights", "predict")
+_COMMANDS = ("demo", "datasets", "weights", "predict", "train", "evaluate", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
