@@ -26,6 +26,7 @@ _NAMES = {
     "TrainResult": ".trainer",
     "TrainingData": ".data",
     "build_training_data": ".data",
+    "dataset_class": ".data",
     "build_model": ".model",
     "replace_head": ".model",
     "masked_bce": ".losses",
