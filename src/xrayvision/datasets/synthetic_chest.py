@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import DatasetError, UnknownNameError
 from ._base import Dataset, Transform
+from ._generated import between, count_argument, fraction_argument, uniform_columns
 from ._phantom import (
     ANATOMY,
     FINDINGS,
@@ -95,14 +96,6 @@ def shortcut_probabilities(prevalence: float, correlation: float) -> tuple[float
     return (1 - p) * (1 + r), (1 - p) - p * r
 
 
-def _uniforms(seed: int, stream: int, rows: int, width: int) -> np.ndarray:
-    return np.random.default_rng((seed, stream)).random((rows, width))
-
-
-def _between(u: np.ndarray, low: float, high: float) -> np.ndarray:
-    return low + (high - low) * u
-
-
 class _Draws:
     """The per-image parameters of a phantom dataset, drawn vectorised (one row per image)."""
 
@@ -116,8 +109,8 @@ class _Draws:
 
     def __init__(self, seed: int, n: int, images_per_patient: int) -> None:
         patients = -(-n // images_per_patient)
-        up = _uniforms(seed, _PATIENT_STREAM, patients, len(self.PATIENT))
-        ui = _uniforms(seed, _IMAGE_STREAM, n, len(self.IMAGE))
+        up = uniform_columns(seed, _PATIENT_STREAM, patients, len(self.PATIENT))
+        ui = uniform_columns(seed, _IMAGE_STREAM, n, len(self.IMAGE))
         self.patient = np.arange(n) // images_per_patient
         self._p = {name: up[self.patient, j] for j, name in enumerate(self.PATIENT)}
         self._i = {name: ui[:, j] for j, name in enumerate(self.IMAGE)}
@@ -216,11 +209,11 @@ class SyntheticChest_Dataset(Dataset):
         pathology_masks: bool = False,
         semantic_masks: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=_count(seed, "seed", 0),
+        super().__init__(transform=transform, data_aug=data_aug, seed=count_argument(seed, "seed", 0),
                          pathology_masks=pathology_masks, semantic_masks=semantic_masks)  # fmt: skip
-        self.n = _count(n, "n", 0)
-        self.size = _count(size, "size", MIN_SIZE)
-        self.images_per_patient = _count(images_per_patient, "images_per_patient", 1)
+        self.n = count_argument(n, "n", 0)
+        self.size = count_argument(size, "size", MIN_SIZE)
+        self.images_per_patient = count_argument(images_per_patient, "images_per_patient", 1)
         self.prevalence = _prevalences(prevalence)
         self.site_styles = _site_styles(sites)
         self.site_weights = _site_weights(site_weights, len(self.site_styles))
@@ -231,8 +224,8 @@ class SyntheticChest_Dataset(Dataset):
         if shortcut_label not in FINDINGS:
             raise UnknownNameError("finding", shortcut_label, FINDINGS)
         self.shortcut, self.shortcut_label = shortcut, shortcut_label
-        self.shortcut_correlation = _fraction(shortcut_correlation, "shortcut_correlation", -1.0)
-        self.missing_labels = _fraction(missing_labels, "missing_labels")
+        self.shortcut_correlation = fraction_argument(shortcut_correlation, "shortcut_correlation", -1.0)
+        self.missing_labels = fraction_argument(missing_labels, "missing_labels")
         self._rendered: tuple[int, RenderedChest] | None = None
 
         draws = _Draws(self.seed, self.n, self.images_per_patient)
@@ -270,35 +263,35 @@ class SyntheticChest_Dataset(Dataset):
         """Anatomy, findings and exposure of every image, as named arrays (and the csv)."""
         u, v = draws.patient_u, draws.image_u
         a: dict[str, np.ndarray] = {}
-        a["outer_r"] = _between(u("outer"), 0.30, 0.35)
-        a["outer_l"] = a["outer_r"] + _between(u("asymmetry"), -0.01, 0.01)
-        a["top"] = _between(u("top"), 0.10, 0.14)
-        a["apex"] = _between(u("apex"), 0.20, 0.28)
-        a["angle"] = _between(u("angle"), 0.70, 0.77)
-        a["dome"] = a["angle"] - _between(u("dome_depth"), 0.07, 0.11)
-        a["inner"] = _between(u("inner"), 0.05, 0.065)
-        a["heart_cy"] = a["dome"] - _between(u("heart_rise"), 0.07, 0.11)
-        a["heart_ry"] = _between(u("heart_ry"), 0.10, 0.125)
-        a["normal_ctr"] = _between(u("normal_ctr"), 0.36, 0.45)
-        a["heart_shift"] = _between(u("heart_shift"), 0.025, 0.045)
+        a["outer_r"] = between(u("outer"), 0.30, 0.35)
+        a["outer_l"] = a["outer_r"] + between(u("asymmetry"), -0.01, 0.01)
+        a["top"] = between(u("top"), 0.10, 0.14)
+        a["apex"] = between(u("apex"), 0.20, 0.28)
+        a["angle"] = between(u("angle"), 0.70, 0.77)
+        a["dome"] = a["angle"] - between(u("dome_depth"), 0.07, 0.11)
+        a["inner"] = between(u("inner"), 0.05, 0.065)
+        a["heart_cy"] = a["dome"] - between(u("heart_rise"), 0.07, 0.11)
+        a["heart_ry"] = between(u("heart_ry"), 0.10, 0.125)
+        a["normal_ctr"] = between(u("normal_ctr"), 0.36, 0.45)
+        a["heart_shift"] = between(u("heart_shift"), 0.025, 0.045)
         a["vessels"] = 7 + np.floor(u("vessels") * 5)
         a["vessel_phase"] = 2 * np.pi * u("vessel_phase")
-        a["wall"] = _between(u("wall"), 0.05, 0.08)
-        a["dx"], a["dy"] = _between(v("dx"), -0.02, 0.02), _between(v("dy"), -0.02, 0.02)
-        a["scale"] = _between(v("scale"), 0.94, 1.04)
-        a["enlarged_ctr"] = _between(v("enlarged_ctr"), 0.57, 0.70)
+        a["wall"] = between(u("wall"), 0.05, 0.08)
+        a["dx"], a["dy"] = between(v("dx"), -0.02, 0.02), between(v("dy"), -0.02, 0.02)
+        a["scale"] = between(v("scale"), 0.94, 1.04)
+        a["enlarged_ctr"] = between(v("enlarged_ctr"), 0.57, 0.70)
         side = v("effusion_side")
         a["effusion_sides"] = np.where(side < 0.4, 1, np.where(side < 0.8, 2, 3))  # bits: right, left
-        a["effusion_height"] = _between(v("effusion_height"), 0.12, 0.24)
-        a["effusion_height2"] = _between(v("effusion_height2"), 0.12, 0.24)
+        a["effusion_height"] = between(v("effusion_height"), 0.12, 0.24)
+        a["effusion_height2"] = between(v("effusion_height2"), 0.12, 0.24)
         a["ptx_side"] = np.where(v("ptx_side") < 0.5, -1, 1)
-        a["ptx_gap"] = _between(v("ptx_gap"), 0.18, 0.38)
+        a["ptx_gap"] = between(v("ptx_gap"), 0.18, 0.38)
         a["nodule_count"] = 1 + np.floor(v("nodule_count") * 3)
         styles = self.site_styles
         site = self._site
-        a["contrast"] = np.array([s.contrast for s in styles])[site] * _between(v("contrast"), 0.95, 1.05)
-        a["brightness"] = np.array([s.brightness for s in styles])[site] + _between(v("brightness"), -0.06, 0.06)
-        a["noise"] = np.array([s.noise for s in styles])[site] * _between(v("noise"), 0.85, 1.15)
+        a["contrast"] = np.array([s.contrast for s in styles])[site] * between(v("contrast"), 0.95, 1.05)
+        a["brightness"] = np.array([s.brightness for s in styles])[site] + between(v("brightness"), -0.06, 0.06)
+        a["noise"] = np.array([s.noise for s in styles])[site] * between(v("noise"), 0.85, 1.15)
         self._arrays = a
 
         has = {f: self._present[:, j] for j, f in enumerate(FINDINGS)}
@@ -415,13 +408,13 @@ def _place_nodules(
     A slot without such a candidate falls back to a fixed spot in the upper lung."""
     u = u[:count].reshape(-1, u.shape[-1])
     side = np.where(u[:, 0] < 0.5, -1, 1)
-    radius = scale * _between(u[:, 3], 0.018, 0.04)
+    radius = scale * between(u[:, 3], 0.018, 0.04)
     x, y = np.empty(len(u)), np.empty(len(u))
     for s in (-1, 1):
         lung, pick = scene.lung(s), side == s
-        t = _between(u[pick, 1], 0.15, 0.85)
+        t = between(u[pick, 1], 0.15, 0.85)
         x[pick] = scene.midline + s * (lung.inner + t * (lung.outer - lung.inner))
-        y[pick] = _between(u[pick, 2], lung.top + lung.apex * 0.6, lung.angle - 0.06)
+        y[pick] = between(u[pick, 2], lung.top + lung.apex * 0.6, lung.angle - 0.06)
     clear = _clear_discs(scene, x, y, radius, effusions, ptx).reshape(count, -1)
     x, y, radius = (a.reshape(count, -1) for a in (x, y, radius))
     placed: list[Nodule] = []
@@ -456,35 +449,19 @@ def _clear_discs(scene: ChestScene, x: np.ndarray, y: np.ndarray, radius: np.nda
 # ---------------------------------------------------------------------------- arguments
 
 
-def _count(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise DatasetError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _fraction(value: Any, name: str, low: float = 0.0) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DatasetError(f"{name} must be a number in [{low:g}, 1], got {value!r}") from None
-    if not low <= number <= 1.0:
-        raise DatasetError(f"{name} must lie in [{low:g}, 1], got {value!r}")
-    return number
-
-
 def _prevalences(prevalence: float | Mapping[str, float]) -> dict[str, float]:
     if isinstance(prevalence, Mapping):
         for name in prevalence:
             if name not in FINDINGS:
                 raise UnknownNameError("finding", name, FINDINGS)
-        return {f: _fraction(prevalence.get(f, 0.25), f"prevalence of {f}") for f in FINDINGS}
-    value = _fraction(prevalence, "prevalence")
+        return {f: fraction_argument(prevalence.get(f, 0.25), f"prevalence of {f}") for f in FINDINGS}
+    value = fraction_argument(prevalence, "prevalence")
     return dict.fromkeys(FINDINGS, value)
 
 
 def _site_styles(sites: int | Sequence[SiteStyle]) -> tuple[SiteStyle, ...]:
     if isinstance(sites, (int, np.integer)) and not isinstance(sites, bool):
-        return default_sites(_count(sites, "sites", 1))
+        return default_sites(count_argument(sites, "sites", 1))
     styles = tuple(sites) if isinstance(sites, Sequence) and not isinstance(sites, str) else ()
     if not styles or not all(isinstance(s, SiteStyle) for s in styles):
         raise DatasetError(f"sites must be a positive int or a non-empty sequence of SiteStyle, got {sites!r}")
