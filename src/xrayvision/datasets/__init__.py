@@ -45,6 +45,13 @@ _NAMES = {
     "VinBrain_Dataset": ".vindr",
     "StonyBrookCOVID_Dataset": ".stonybrook",
     "ObjectCXR_Dataset": ".objectcxr",
+    # generated, with known ground truth
+    "SyntheticChest_Dataset": ".synthetic_chest",
+    "SiteStyle": ".synthetic_chest",
+    "SyntheticChestFolder_Dataset": ".synthetic_chest_folder",
+    "write_synthetic_chest": ".synthetic_chest_folder",
+    "SyntheticCross_Dataset": ".synthetic_cross",
+    "red_herring_splits": ".synthetic_cross",
 }
 
 __getattr__, _lazy_dir = lazy_namespace(__name__, _NAMES)
