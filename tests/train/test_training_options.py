@@ -39,9 +39,9 @@ def test_balanced_batches_hold_each_domain_equally(nih_release, tmp_path, monkey
     seen = []
     original = Trainer._step
 
-    def recording(self, trained, model, batch, *args, **kwargs):
+    def recording(self, run, batch, epoch):
         seen.append(np.bincount(batch["domain"].numpy(), minlength=2))
-        return original(self, trained, model, batch, *args, **kwargs)
+        return original(self, run, batch, epoch)
 
     monkeypatch.setattr(Trainer, "_step", recording)
     result = trainer.fit()

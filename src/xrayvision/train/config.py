@@ -57,7 +57,10 @@ class DatasetSpec:
         views: views to keep (default: the dataset's own default).
         unique_patients: keep one image per patient (the reference trained with False).
         domain: the domain this dataset belongs to for balanced sampling (default: its
-            position in the list).
+            name).
+        role: ``"split"`` (split by patient with ``data.split``), or ``"train"``,
+            ``"valid"``, ``"test"`` to use the whole dataset as that split (for sets that
+            come with their own splits, e.g. a covariate-shift study's test set).
         options: any other constructor keywords of the dataset class.
     """
 
@@ -67,6 +70,7 @@ class DatasetSpec:
     views: list[str] | None = None
     unique_patients: bool = False
     domain: str | None = None
+    role: Literal["split", "train", "valid", "test"] = "split"
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -204,6 +208,34 @@ class SamplingConfig:
 
 
 @dataclass
+class GuidanceConfig:
+    """Mask-guided training ("Saliency is a Possible Red Herring", spec methods.md §2).
+
+    Attributes:
+        method: ``"none"``, ``"actdiff"``, ``"gradmask"``, ``"rrr"``, ``"adversarial"``,
+            ``"masked_input"`` (train on images zeroed outside the ROI) or
+            ``"shuffled_input"`` (outside pixels shuffled).
+        weight: λ of the added term.
+        masks: where the ROI comes from: ``"pathology"`` (the union of a sample's
+            pathology masks; images without one contribute only the classification loss)
+            or ``"ellipse"`` (the paper's fixed central ellipse for every image).
+        layer: the module whose output ActDiff and the adversarial critic compare (default:
+            the input of the last linear layer, the pooled features).
+        disc_lr: the critic's learning rate (adversarial).
+        disc_every: the classifier steps once every this many steps (adversarial).
+        disc_hidden: the critic's hidden widths.
+    """
+
+    method: Literal["none", "actdiff", "gradmask", "rrr", "adversarial", "masked_input", "shuffled_input"] = "none"
+    weight: float = 1.0
+    masks: Literal["pathology", "ellipse"] = "pathology"
+    layer: str = ""
+    disc_lr: float = 1e-3
+    disc_every: int = 1
+    disc_hidden: list[int] = field(default_factory=lambda: [1024, 1024, 1024])
+
+
+@dataclass
 class TrainConfig:
     """A whole training run; see the module docstring for the file format."""
 
@@ -212,6 +244,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (TOML-writable once None values are dropped)."""
@@ -243,6 +276,8 @@ class TrainConfig:
             raise ConfigError(f"data.split must be three fractions (train, valid, test) summing to 1, got {d.split}")
         if len(d.scale) != 2 or not 0 < d.scale[0] <= d.scale[1]:
             raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, got {d.scale}")
+        if self.guidance.disc_every < 1 or self.guidance.weight < 0:
+            raise ConfigError("guidance.disc_every must be at least 1 and guidance.weight not negative")
         if not d.datasets:
             raise ConfigError("data.datasets is empty: add at least one [[data.datasets]] table with a name")
         return self

@@ -55,16 +55,30 @@ def dataset_class(name: str) -> type:
     raise ConfigError(f"unknown dataset {name!r}; valid names: {', '.join(valid)}")
 
 
-def build_dataset(spec: DatasetSpec, transform: Callable[[Any], Any] | None, where: str = "data.datasets") -> Any:
+def build_dataset(spec: DatasetSpec, transform: Callable[[Any], Any] | None, where: str = "data.datasets",
+                  masks: bool = False) -> Any:  # fmt: skip
     """Construct one dataset of the mix.
 
+    Args:
+        spec: the dataset's settings.
+        transform: its deterministic pixel transform.
+        where: how messages name it.
+        masks: also return pathology masks (for mask-guided training).
+
     Raises:
-        ConfigError: unknown dataset, missing image folder, or a keyword the class does
-            not take (the message lists those it takes).
+        ConfigError: unknown dataset, missing image folder, a keyword the class does not
+            take (the message lists those it takes), or masks asked of a dataset without any.
     """
     cls = dataset_class(spec.name)
     accepted = inspect.signature(cls.__init__).parameters
     kwargs: dict[str, Any] = dict(spec.options)
+    if masks:
+        if "pathology_masks" not in accepted:
+            raise ConfigError(
+                f"{where}: mask-guided training needs pathology masks and {cls.__name__} has none; use a dataset "
+                "with masks (NIH with boxes, RSNA, SIIM, CheXlocalize, the phantoms) or guidance.masks = \"ellipse\""
+            )
+        kwargs["pathology_masks"] = True
     if spec.imgpath:
         if not Path(spec.imgpath).expanduser().is_dir():
             raise ConfigError(f"{where}: imgpath {spec.imgpath!r} of {spec.name} is not a folder")
@@ -138,13 +152,14 @@ def _labelled_somewhere(pathologies: list[str], datasets: list[Any], offered: di
             )
 
 
-def build_training_data(config: DataConfig, seed: int, domain: str = "dataset") -> TrainingData:
+def build_training_data(config: DataConfig, seed: int, domain: str = "dataset", masks: bool = False) -> TrainingData:
     """Build, relabel, split by patient and merge the datasets of ``config``.
 
     Args:
         config: the ``[data]`` section.
         seed: the run's seed (the patient split depends on it and on nothing else).
         domain: ``"dataset"`` or a ``csv`` column naming each row's domain.
+        masks: build the datasets with their pathology masks.
 
     Raises:
         ConfigError: a dataset cannot be built, a pathology no dataset labels, an empty
@@ -158,7 +173,7 @@ def build_training_data(config: DataConfig, seed: int, domain: str = "dataset") 
     transform = pixel_transform(config.resolution)
     built, offered = [], {}
     for i, spec in enumerate(config.datasets):
-        dataset = build_dataset(spec, transform, where=f"data.datasets[{i}] ({spec.name})")
+        dataset = build_dataset(spec, transform, where=f"data.datasets[{i}] ({spec.name})", masks=masks)
         if len(dataset) == 0:
             raise ConfigError(f"data.datasets[{i}] ({spec.name}) has no images after its view and row selection")
         offered[spec.name] = list(dataset.pathologies)
@@ -172,7 +187,10 @@ def build_training_data(config: DataConfig, seed: int, domain: str = "dataset") 
     domain_names: list[str] = []
     for i, (spec, dataset) in enumerate(zip(config.datasets, built)):
         ids = dataset.csv["patientid"] if "patientid" in dataset.csv else pd.Series([None] * len(dataset))
-        codes = patient_split(ids, config.split, seed)
+        if spec.role == "split":
+            codes = patient_split(ids, config.split, seed)
+        else:  # the whole dataset is one split
+            codes = np.full(len(dataset), SPLITS.index(spec.role), dtype=np.int8)
         assignments.append(pd.DataFrame({"dataset": i, "name": spec.name, "row": np.arange(len(dataset)),
                                          "patientid": ids.to_numpy(), "split": np.asarray(SPLITS)[codes]}))  # fmt: skip
         for k, split in enumerate(SPLITS):

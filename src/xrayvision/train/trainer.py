@@ -31,12 +31,13 @@ from ..errors import ConfigError, TrainingError, WeightsFormatError
 from . import distributed, state
 from .config import TrainConfig, to_toml
 from .data import SeededSamples, TrainingData, augmentation, build_training_data, collate
+from .guidance import MaskGuidance
 from .history import MetricsLog, plot_curves
 from .inference import predict_dataset
 from .losses import masked_bce, task_weights
 from .metrics import auc_per_task, mean_auc
 from .model import build_model
-from .sampling import DomainBalancedBatches, ShuffledBatches, StepSampler
+from .sampling import DomainBalancedBatches, ShuffledBatches, StepSampler, sample_seed
 
 #: Settings that may change when a run is resumed (where it runs and how it reports).
 _RESUMABLE_CHANGES = {"run.out", "run.workers", "run.progress", "run.device", "run.checkpoint_every", "run.eval_every"}
@@ -65,6 +66,27 @@ class TrainResult:
     best_weights: Path
     last_weights: Path
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Session:
+    """Everything one call of :meth:`Trainer.fit` trains with."""
+
+    context: distributed.Context
+    model: nn.Module  # the network (its parameters and state)
+    trained: nn.Module  # what the loop calls: ``model``, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any
+    weights: torch.Tensor  # task weights [domains or 1, T]
+    batches: ShuffledBatches | DomainBalancedBatches
+    total: int  # optimiser steps of the whole run
+    micro: int  # images per forward pass
+    autocast_dtype: torch.dtype | None
+    channels_last: bool
+    guidance: MaskGuidance
+    step: int = 0
+    best: dict[str, Any] = field(default_factory=lambda: {"metric": -math.inf, "step": 0})
 
 
 @contextlib.contextmanager
@@ -103,7 +125,10 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, *, model: nn.Module | None = None, data: TrainingData | None = None):
         self.config = config.check()
-        self.data = data if data is not None else build_training_data(config.data, config.run.seed, config.sampling.domain)
+        masks = config.guidance.method != "none" and config.guidance.masks == "pathology"
+        self.data = data if data is not None else build_training_data(
+            config.data, config.run.seed, config.sampling.domain, masks=masks
+        )
         self.model = model if model is not None else build_model(
             config.model, self.data.pathologies, config.data.resolution, config.run.seed
         )
@@ -192,6 +217,47 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
 
+    def _session(self, context: distributed.Context) -> _Session:
+        """Move the model, wrap it for DDP, and build optimiser, schedule, scaler and guidance."""
+        c = self.config
+        model = self.model.to(context.device)
+        channels_last = c.run.channels_last == "on" or (c.run.channels_last == "auto" and context.device.type == "cuda")
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        autocast_dtype, use_scaler = self._precision(context.device)
+        guidance = MaskGuidance(c.guidance, model, context.device)
+        trained = model
+        if context.distributed:
+            if guidance.single_process_only:
+                raise ConfigError(
+                    f"guidance.method {c.guidance.method!r} needs extra forward passes or double backpropagation, "
+                    "which DistributedDataParallel does not support: run it in one process"
+                )
+            if c.run.sync_batchnorm:
+                if context.device.type != "cuda":
+                    raise ConfigError("run.sync_batchnorm needs GPUs (PyTorch's SyncBatchNorm does not run on the CPU)")
+                trained = nn.SyncBatchNorm.convert_sync_batchnorm(trained)
+            device_ids = [context.device.index] if context.device.type == "cuda" else None
+            trained = nn.parallel.DistributedDataParallel(trained, device_ids=device_ids)
+        micro = c.optim.batch_size // (context.world_size * c.optim.accumulate)
+        if micro < 1 or c.optim.batch_size % (context.world_size * c.optim.accumulate):
+            raise ConfigError(
+                f"optim.batch_size ({c.optim.batch_size}) must be a multiple of processes x accumulate "
+                f"({context.world_size} x {c.optim.accumulate})"
+            )
+        optimizer = self._optimizer([p for p in model.parameters() if p.requires_grad])
+        batches = self._batches()
+        total = c.optim.epochs * batches.steps_per_epoch
+        if c.optim.max_steps:
+            total = min(total, c.optim.max_steps)
+        return _Session(
+            context=context, model=model, trained=trained, optimizer=optimizer,
+            scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, self._schedule(total)),
+            scaler=torch.amp.GradScaler(context.device.type, enabled=use_scaler),
+            weights=self._task_weights().to(context.device), batches=batches, total=total, micro=micro,
+            autocast_dtype=autocast_dtype, channels_last=channels_last, guidance=guidance,
+        )  # fmt: skip
+
     def _fit(self, context: distributed.Context, resume: bool) -> TrainResult:
         c = self.config
         if self.state_path.exists() and not resume:
@@ -202,36 +268,11 @@ class Trainer:
         torch.manual_seed(c.run.seed + context.rank)
         np.random.seed((c.run.seed + context.rank) % 2**32)
         random.seed(c.run.seed + context.rank)
-
-        model = self.model.to(context.device)
-        channels_last = c.run.channels_last == "on" or (c.run.channels_last == "auto" and context.device.type == "cuda")
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        autocast_dtype, use_scaler = self._precision(context.device)
-        trained = model
-        if context.distributed:
-            if c.run.sync_batchnorm:
-                if context.device.type != "cuda":
-                    raise ConfigError("run.sync_batchnorm needs GPUs (PyTorch's SyncBatchNorm does not run on the CPU)")
-                trained = nn.SyncBatchNorm.convert_sync_batchnorm(trained)
-            device_ids = [context.device.index] if context.device.type == "cuda" else None
-            trained = nn.parallel.DistributedDataParallel(trained, device_ids=device_ids)
-        parameters = [p for p in model.parameters() if p.requires_grad]
-        optimizer = self._optimizer(parameters)
-        batches = self._batches()
-        steps_per_epoch = batches.steps_per_epoch
-        total = c.optim.epochs * steps_per_epoch
-        if c.optim.max_steps:
-            total = min(total, c.optim.max_steps)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._schedule(total))
-        scaler = torch.amp.GradScaler(context.device.type, enabled=use_scaler)
-        weights = self._task_weights().to(context.device)
+        run = self._session(context)
         log = MetricsLog(self.out / "metrics.jsonl")
-
-        step, best = 0, {"metric": -math.inf, "step": 0}
         if resume and self.state_path.exists():
-            step, best = self._restore(model, optimizer, scheduler, scaler, context)
-            records = log.truncate_after(step) if context.is_main else []
+            self._restore(run)
+            records = log.truncate_after(run.step) if context.is_main else []
         else:
             records = []
             if context.is_main:
@@ -239,35 +280,30 @@ class Trainer:
                 log.path.unlink(missing_ok=True)
         distributed.barrier(context)
 
-        micro = c.optim.batch_size // (context.world_size * c.optim.accumulate)
-        if micro < 1 or c.optim.batch_size % (context.world_size * c.optim.accumulate):
-            raise ConfigError(
-                f"optim.batch_size ({c.optim.batch_size}) must be a multiple of processes x accumulate "
-                f"({context.world_size} x {c.optim.accumulate})"
-            )
-        samples = SeededSamples(self.data.train, augmentation(c.data), self.data.domains)
-        bar = self._progress(total, step, context)
+        keep_masks = run.guidance.active and c.guidance.masks == "pathology"
+        samples = SeededSamples(self.data.train, augmentation(c.data), self.data.domains, keep_masks=keep_masks)
+        steps_per_epoch = run.batches.steps_per_epoch
+        bar = self._progress(run.total, run.step, context)
         window = {"loss": 0.0, "images": 0, "wait": 0.0, "busy": 0.0, "steps": 0}
         try:
-            while step < total:
-                epoch = step // steps_per_epoch
-                end = min((epoch + 1) * steps_per_epoch, total)
-                sampler = StepSampler(batches, step, end, context.rank, context.world_size, c.run.seed)
+            while run.step < run.total:
+                epoch = run.step // steps_per_epoch
+                end = min((epoch + 1) * steps_per_epoch, run.total)
+                sampler = StepSampler(run.batches, run.step, end, context.rank, context.world_size, c.run.seed)
                 loader = torch.utils.data.DataLoader(
                     samples, batch_sampler=sampler, num_workers=c.run.workers, collate_fn=collate,
                     pin_memory=context.device.type == "cuda",
-                    generator=torch.Generator().manual_seed(c.run.seed * 1_000_003 + step),
+                    generator=torch.Generator().manual_seed(c.run.seed * 1_000_003 + run.step),
                     persistent_workers=False,
                 )  # fmt: skip
                 iterator = iter(loader)
-                while step < end:
+                while run.step < end:
                     waited = time.perf_counter()
                     batch = next(iterator)
                     started = time.perf_counter()
-                    loss = self._step(trained, model, batch, optimizer, scaler, weights, micro, autocast_dtype,
-                                      channels_last, context, step, epoch)  # fmt: skip
-                    scheduler.step()
-                    step += 1
+                    loss = self._step(run, batch, epoch)
+                    run.scheduler.step()
+                    run.step += 1
                     finished = time.perf_counter()
                     window["loss"] += loss
                     window["images"] += c.optim.batch_size
@@ -276,8 +312,8 @@ class Trainer:
                     window["steps"] += 1
                     if bar is not None:
                         bar.update(1)
-                    if window["steps"] == _LOG_EVERY or step == end:
-                        record = self._train_record(window, step, epoch, optimizer)
+                    if window["steps"] == _LOG_EVERY or run.step == end:
+                        record = self._train_record(window, run.step, epoch, run.optimizer)
                         if bar is not None:
                             bar.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{record['images_per_s']:.0f}",
                                             wait=f"{100 * record['data_wait']:.0f}%")  # fmt: skip
@@ -285,48 +321,48 @@ class Trainer:
                             log.append(record)
                             records.append(record)
                         window = dict.fromkeys(window, 0)
-                    if c.run.checkpoint_every and step % c.run.checkpoint_every == 0 and step != end:
-                        self._save(model, optimizer, scheduler, scaler, step, best, context)
+                    if c.run.checkpoint_every and run.step % c.run.checkpoint_every == 0 and run.step != end:
+                        self._save(run)
                 del iterator, loader
-                if (epoch + 1) % c.run.eval_every == 0 or step == total:
-                    record = self._validate(model, step, epoch, autocast_dtype, channels_last, context)
+                if (epoch + 1) % c.run.eval_every == 0 or run.step == run.total:
+                    record = self._validate(run, epoch)
                     if record is not None:
                         if context.is_main:
                             log.append(record)
                             records.append(record)
-                        if record["mean_auc"] is not None and record["mean_auc"] > best["metric"]:
-                            best = {"metric": record["mean_auc"], "step": step}
+                        if record["mean_auc"] is not None and record["mean_auc"] > run.best["metric"]:
+                            run.best = {"metric": record["mean_auc"], "step": run.step}
                             if context.is_main:
-                                self._save_weight_set(model, "best", record)
-                self._save(model, optimizer, scheduler, scaler, step, best, context)
+                                self._save_weight_set(run.model, "best", record)
+                self._save(run)
                 if context.is_main:
                     plot_curves(records, self.out / "curves.png")
         finally:
+            run.guidance.close()
             if bar is not None:
                 bar.close()
         if context.is_main:
-            last = self._save_weight_set(model, "last", None)
+            self._save_weight_set(run.model, "last", None)
             if self.data.valid is None:
-                self._save_weight_set(model, "best", None)
+                self._save_weight_set(run.model, "best", None)
         distributed.barrier(context)
-        best_metric = best["metric"] if math.isfinite(best["metric"]) else math.nan
+        best_metric = run.best["metric"] if math.isfinite(run.best["metric"]) else math.nan
         return TrainResult(
-            out=self.out, steps=step, best_metric=best_metric, best_step=best["step"] if self.data.valid is not None else step,
+            out=self.out, steps=run.step, best_metric=best_metric,
+            best_step=run.best["step"] if self.data.valid is not None else run.step,
             best_weights=self.out / "best.safetensors", last_weights=self.out / "last.safetensors",
             history=MetricsLog(self.out / "metrics.jsonl").read(),
         )  # fmt: skip
 
-    def _step(self, trained: nn.Module, model: nn.Module, batch: dict[str, Any], optimizer: torch.optim.Optimizer,
-              scaler: Any, weights: torch.Tensor, micro: int, autocast_dtype: torch.dtype | None,
-              channels_last: bool, context: distributed.Context, step: int, epoch: int) -> float:  # fmt: skip
+    def _step(self, run: _Session, batch: dict[str, Any], epoch: int) -> float:
         """One optimiser step over this process's share of the global batch; returns the global loss."""
-        device = context.device
+        context, device, guidance = run.context, run.context.device, run.guidance
         images = batch["img"].to(device, non_blocking=True)
         labels = batch["lab"].to(device, non_blocking=True)
         domains = batch["domain"].to(device, non_blocking=True)
-        if channels_last:
+        if run.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        rows = weights.shape[0]
+        rows = run.weights.shape[0]
         domain_rows = domains if rows > 1 else torch.zeros_like(domains)
         # Labelled counts of the whole optimiser step (all processes, all micro-batches):
         # every micro-batch loss is divided by them, so the summed gradient is that of one
@@ -334,31 +370,45 @@ class Trainer:
         known = (~torch.isnan(labels)).float()
         counts = torch.zeros((rows, labels.shape[1]), device=device).index_add_(0, domain_rows, known)
         counts = distributed.all_reduce_sum(counts, context) / context.world_size
-        trained.train()
+        regions = guidance.regions(batch, images) if guidance.active else None
+        run.trained.train()
         if self.config.model.freeze_features:  # frozen features keep their BatchNorm statistics too
-            for module in model.modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in module.parameters()):
+            for module in run.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                    p.requires_grad for p in module.parameters()
+                ):
                     module.eval()
-        optimizer.zero_grad(set_to_none=True)
+        run.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=device)
-        chunks = range(0, len(images), micro)
+        chunks = range(0, len(images), run.micro)
+        autocast = (lambda: torch.autocast(device.type, dtype=run.autocast_dtype)) if run.autocast_dtype else contextlib.nullcontext
         for n, start in enumerate(chunks):
-            part = slice(start, start + micro)
-            sync = n == len(chunks) - 1 or not isinstance(trained, nn.parallel.DistributedDataParallel)
-            with (contextlib.nullcontext() if sync else trained.no_sync()):
-                with (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()):
-                    outputs = trained(images[part])
-                loss = self._loss(outputs, labels[part], domain_rows[part], weights, counts)
-                scaler.scale(loss).backward()
+            part = slice(start, start + run.micro)
+            sync = n == len(chunks) - 1 or not isinstance(run.trained, nn.parallel.DistributedDataParallel)
+            with (contextlib.nullcontext() if sync else run.trained.no_sync()):
+                inputs = images[part]
+                if regions is not None:  # the images' shuffles depend on (seed, step, rank, part) only
+                    generator = torch.Generator().manual_seed(sample_seed(self.config.run.seed, run.step, 1 + context.rank * 997 + n))
+                    roi, has_mask = regions[0][part], regions[1][part]
+                    inputs = guidance.prepare_inputs(inputs, roi, generator)
+                with autocast():
+                    outputs = run.trained(inputs)
+                loss = self._loss(outputs, labels[part], domain_rows[part], run.weights, counts)
+                if regions is not None:
+                    with autocast():
+                        loss = loss + guidance.extra_loss(run.trained, inputs, outputs, roi, has_mask, generator)
+                run.scaler.scale(loss).backward()
             total += loss.detach()
         global_loss = float(distributed.all_reduce_sum(total, context) / context.world_size)
         if not math.isfinite(global_loss):
-            self._stop_on_nan(global_loss, batch["idx"], context, step, epoch)
+            self._stop_on_nan(global_loss, batch["idx"], context, run.step, epoch)
+        if not guidance.classifier_steps(run.step):  # adversarial: the critic learns, the classifier waits
+            return global_loss
         if self.config.optim.grad_clip:
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], self.config.optim.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
+            run.scaler.unscale_(run.optimizer)
+            nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad], self.config.optim.grad_clip)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
         return global_loss
 
     def _loss(self, outputs: torch.Tensor, labels: torch.Tensor, domains: torch.Tensor, weights: torch.Tensor,
@@ -400,20 +450,19 @@ class Trainer:
             "data_wait": window["wait"] / elapsed if elapsed else 0.0,
         }  # fmt: skip
 
-    def _validate(self, model: nn.Module, step: int, epoch: int, autocast_dtype: torch.dtype | None,
-                  channels_last: bool, context: distributed.Context) -> dict[str, Any] | None:  # fmt: skip
+    def _validate(self, run: _Session, epoch: int) -> dict[str, Any] | None:
         if self.data.valid is None:
             return None
-        batch = max(1, self.config.optim.batch_size // context.world_size)
+        batch = max(1, self.config.optim.batch_size // run.context.world_size)
         outputs, labels = predict_dataset(
-            model, self.data.valid, context, batch_size=batch, workers=self.config.run.workers,
-            autocast_dtype=autocast_dtype, channels_last=channels_last, progress=self.config.run.progress,
+            run.model, self.data.valid, run.context, batch_size=batch, workers=self.config.run.workers,
+            autocast_dtype=run.autocast_dtype, channels_last=run.channels_last, progress=self.config.run.progress,
             description="validating",
         )  # fmt: skip
         aucs = auc_per_task(outputs, labels)
         mean = mean_auc(aucs)
         return {
-            "kind": "valid", "step": step, "epoch": epoch,
+            "kind": "valid", "step": run.step, "epoch": epoch,
             "auc": {name: (None if math.isnan(a) else float(a)) for name, a in zip(self.data.pathologies, aucs)},
             "mean_auc": None if math.isnan(mean) else mean,
         }  # fmt: skip
@@ -432,8 +481,8 @@ class Trainer:
         (self.out / "config.toml").write_text(to_toml(self.config), encoding="utf-8")
         self.data.assignments.to_csv(self.out / "splits.csv", index=False)
 
-    def _save(self, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, step: int, best: dict[str, Any],
-              context: distributed.Context) -> None:  # fmt: skip
+    def _save(self, run: _Session) -> None:
+        context = run.context
         # Every process's generators (dropout draws differ per process).
         generators = [state.capture_rng(context.device)]
         if context.distributed:
@@ -442,14 +491,14 @@ class Trainer:
         if context.is_main:
             state.save_state(self.state_path, {
                 "settings": self._settings(), "fingerprint": state.fingerprint(self._settings()),
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "step": step, "best": best, "rng": generators,
+                "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(),
+                "guidance": run.guidance.state_dict(), "step": run.step, "best": run.best, "rng": generators,
                 "world_size": context.world_size,
             })  # fmt: skip
         distributed.barrier(context)
 
-    def _restore(self, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any,
-                 context: distributed.Context) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    def _restore(self, run: _Session) -> None:
         saved = state.load_state(self.state_path)
         if saved["fingerprint"] != state.fingerprint(self._settings()):
             ours, theirs = self._settings(), saved.get("settings", {})
@@ -462,18 +511,19 @@ class Trainer:
         from ..models._loading import load_strict
 
         try:
-            load_strict(model, saved["model"], self.state_path)
+            load_strict(run.model, saved["model"], self.state_path)
         except WeightsFormatError as err:
             raise TrainingError(f"cannot resume: the saved model does not fit this one ({err})") from err
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        scaler.load_state_dict(saved["scaler"])
+        run.optimizer.load_state_dict(saved["optimizer"])
+        run.scheduler.load_state_dict(saved["scheduler"])
+        run.scaler.load_state_dict(saved["scaler"])
+        run.guidance.load_state_dict(saved.get("guidance") or {})
         generators = saved["rng"]
-        if len(generators) == context.world_size:
-            state.restore_rng(generators[context.rank], context.device)
+        if len(generators) == run.context.world_size:
+            state.restore_rng(generators[run.context.rank], run.context.device)
         else:  # another number of processes: the data order is the same, dropout draws are new
-            torch.manual_seed(self.config.run.seed + context.rank + 7919 * int(saved["step"]))
-        return int(saved["step"]), dict(saved["best"])
+            torch.manual_seed(self.config.run.seed + run.context.rank + 7919 * int(saved["step"]))
+        run.step, run.best = int(saved["step"]), dict(saved["best"])
 
     def _save_weight_set(self, model: nn.Module, name: str, record: dict[str, Any] | None) -> Path:
         from ..models._loading import save_model
