@@ -36,6 +36,7 @@ _SHORT_NAMES = {
     "siim": "SIIM_Pneumothorax_Dataset",
     "vin": "VinDr_Dataset",
     "phantom": "SyntheticChest_Dataset",
+    "cross": "SyntheticCross_Dataset",
 }
 
 

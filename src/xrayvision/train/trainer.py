@@ -76,7 +76,7 @@ class _Session:
     model: nn.Module  # the network (its parameters and state)
     trained: nn.Module  # what the loop calls: ``model``, or its DistributedDataParallel wrapper
     optimizer: torch.optim.Optimizer
-    scheduler: Any
+    schedule: Any  # step -> learning-rate factor (a pure function: nothing to save for resume)
     scaler: Any
     weights: torch.Tensor  # task weights [domains or 1, T]
     batches: ShuffledBatches | DomainBalancedBatches
@@ -252,7 +252,7 @@ class Trainer:
             total = min(total, c.optim.max_steps)
         return _Session(
             context=context, model=model, trained=trained, optimizer=optimizer,
-            scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, self._schedule(total)),
+            schedule=self._schedule(total),
             scaler=torch.amp.GradScaler(context.device.type, enabled=use_scaler),
             weights=self._task_weights().to(context.device), batches=batches, total=total, micro=micro,
             autocast_dtype=autocast_dtype, channels_last=channels_last, guidance=guidance,
@@ -302,7 +302,6 @@ class Trainer:
                     batch = next(iterator)
                     started = time.perf_counter()
                     loss = self._step(run, batch, epoch)
-                    run.scheduler.step()
                     run.step += 1
                     finished = time.perf_counter()
                     window["loss"] += loss
@@ -378,6 +377,8 @@ class Trainer:
                     p.requires_grad for p in module.parameters()
                 ):
                     module.eval()
+        for group in run.optimizer.param_groups:
+            group["lr"] = self.config.optim.lr * run.schedule(run.step)
         run.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=device)
         chunks = range(0, len(images), run.micro)
@@ -492,7 +493,7 @@ class Trainer:
             state.save_state(self.state_path, {
                 "settings": self._settings(), "fingerprint": state.fingerprint(self._settings()),
                 "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
-                "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(),
+                "scaler": run.scaler.state_dict(),
                 "guidance": run.guidance.state_dict(), "step": run.step, "best": run.best, "rng": generators,
                 "world_size": context.world_size,
             })  # fmt: skip
@@ -515,7 +516,6 @@ class Trainer:
         except WeightsFormatError as err:
             raise TrainingError(f"cannot resume: the saved model does not fit this one ({err})") from err
         run.optimizer.load_state_dict(saved["optimizer"])
-        run.scheduler.load_state_dict(saved["scheduler"])
         run.scaler.load_state_dict(saved["scaler"])
         run.guidance.load_state_dict(saved.get("guidance") or {})
         generators = saved["rng"]
