@@ -28,6 +28,7 @@ def test_round_trip_within_half_a_step(tmp_path, bits):
 def test_codes_by_hand():
     assert to_codes(np.array([[-1024.0, 0.0, 1024.0]]), 8).tolist() == [[0, 128, 255]]  # 127.5 rounds to even
     assert to_codes(torch.tensor([[[-1024.0, 1024.0]]]), 16).tolist() == [[0, 65535]]
+    assert to_codes(np.array([[-1024.0004, 1024.001]]), 16).tolist() == [[0, 65535]]  # float rounding
 
 
 def test_bad_input():

@@ -13,7 +13,7 @@ import pandas as pd
 from ._base import Dataset
 from ._bytes_columns import is_bytes_column
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
-from ._files import read_image_file, require_columns
+from ._files import require_columns
 from ._lean_csv import read_lean_csv
 from ._shipped import metadata_path
 from ._table_cache import load_table
@@ -211,6 +211,7 @@ class CheX_Dataset(Dataset):
     """
 
     known_views = ("PA", "AP", "L", "LL", "RL")
+    image_hint = DOWNLOAD_HINT
 
     def __init__(
         self,
@@ -236,6 +237,6 @@ class CheX_Dataset(Dataset):
         labels = chexpert_label_matrix(self.csv, source=str(self.csvpath))
         self._set_labels(labels, CHEXPERT_PATHOLOGIES)
 
-    def _read_image(self, index: int) -> np.ndarray:
-        relative = image_relative_path(str(self.csv["Path"].iat[index]))
-        return read_image_file(self.imgpath, relative, type(self).__name__, DOWNLOAD_HINT)
+    def _image_path(self, index: int) -> Path:
+        """Where item ``index``'s file should be (it may be absent)."""
+        return Path(self.imgpath) / image_relative_path(str(self.csv["Path"].iat[index]))

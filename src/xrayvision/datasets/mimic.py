@@ -6,12 +6,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
-from ._files import read_image_file, read_metadata_csv, require_columns, require_file
+from ._files import read_metadata_csv, require_columns, require_file
 from ._table_cache import load_table
 from .padchest import yyyymmdd_to_days
 
@@ -93,6 +92,7 @@ class MIMIC_Dataset(Dataset):
     """
 
     known_views = None  # the release's ViewPosition vocabulary is open-ended
+    image_hint = DOWNLOAD_HINT
 
     def __init__(
         self,
@@ -116,7 +116,12 @@ class MIMIC_Dataset(Dataset):
         self._finish_csv()
         self._set_labels(chexpert_label_matrix(self.csv, source=str(self.csvpath)), CHEXPERT_PATHOLOGIES)
 
-    def _read_image(self, index: int) -> np.ndarray:
+    def _image_path(self, index: int) -> Path:
+        """Where item ``index``'s file should be (it may be absent).
+
+        Raises:
+            MissingImageError: the study has no image in the metadata (no ``dicom_id``).
+        """
         row = self.csv.iloc[index]
         subject = str(row["subject_id"])
         if pd.isna(row["dicom_id"]):
@@ -126,5 +131,4 @@ class MIMIC_Dataset(Dataset):
                 f"MIMIC_Dataset: study s{row['study_id']} of p{subject} is in {self.csvpath} "
                 f"but has no image in {self.metacsvpath}; filter it out or check the metadata file"
             )
-        relative = f"p{subject[:2]}/p{subject}/s{row['study_id']}/{row['dicom_id']}.jpg"
-        return read_image_file(self.imgpath, relative, type(self).__name__, DOWNLOAD_HINT)
+        return Path(self.imgpath) / f"p{subject[:2]}/p{subject}/s{row['study_id']}/{row['dicom_id']}.jpg"

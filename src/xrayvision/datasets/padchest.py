@@ -12,7 +12,7 @@ import pandas as pd
 
 from ._base import Dataset
 from ._bytes_columns import bytes_argsort, factorize_text, is_bytes_column, isin_bytes, missing_bytes
-from ._files import read_image_file, require_columns
+from ._files import require_columns
 from ._lean_csv import read_lean_csv
 from ._shipped import metadata_path
 from ._table_cache import load_table
@@ -276,6 +276,7 @@ class PC_Dataset(Dataset):
     """
 
     known_views = ("PA", "L", "AP Supine", "AP", "COSTAL", "EXCLUDE", "UNK")
+    image_hint = DOWNLOAD_HINT
 
     def __init__(
         self,
@@ -317,6 +318,6 @@ class PC_Dataset(Dataset):
         self.csv["patientid"] = self.csv["PatientID"]
         self._set_labels(labels, PADCHEST_PATHOLOGIES)
 
-    def _read_image(self, index: int) -> np.ndarray:
-        name = str(self.csv["ImageID"].iat[index])
-        return read_image_file(self.imgpath, name, type(self).__name__, DOWNLOAD_HINT)
+    def _image_path(self, index: int) -> Path:
+        """Where item ``index``'s file should be (it may be absent)."""
+        return Path(self.imgpath) / str(self.csv["ImageID"].iat[index])

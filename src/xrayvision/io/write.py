@@ -23,6 +23,9 @@ from ..errors import PixelRangeError, TransformError
 
 #: Bit depths :func:`write_png` can store.
 BITS = (8, 16)
+#: How far float32 rounding may carry a value past +-1024 (the resizer gives -1024.0004):
+#: such values are stored as the range's ends; anything further out is an error.
+ROUNDING_SLACK = 0.01
 #: zlib level of written PNGs: 1 is 3-5x faster to write than Pillow's default 6 and the
 #: files of radiographs are only about 10 % larger.
 PNG_COMPRESS_LEVEL = 1
@@ -45,7 +48,7 @@ def to_codes(img: np.ndarray, bits: int = 16) -> np.ndarray:
 
     Raises:
         TransformError: wrong shape, or ``bits`` not 8 or 16.
-        PixelRangeError: values outside [-1024, 1024] or not finite.
+        PixelRangeError: values outside [-1024, 1024] (beyond float rounding) or not finite.
     """
     if bits not in BITS:
         raise TransformError(f"bits must be one of {BITS}, got {bits!r}")
@@ -55,13 +58,14 @@ def to_codes(img: np.ndarray, bits: int = 16) -> np.ndarray:
     if plane.ndim != 2 or plane.dtype.kind not in "fiu":
         raise TransformError(f"expected a real-valued image [1, H, W] or [H, W], got {plane.dtype} {plane.shape}")
     values = plane.astype(np.float64)
-    if values.size and not (np.isfinite(values).all() and values.min() >= -1024 and values.max() <= 1024):
+    low, high = -1024 - ROUNDING_SLACK, 1024 + ROUNDING_SLACK
+    if values.size and not (np.isfinite(values).all() and values.min() >= low and values.max() <= high):
         raise PixelRangeError(
             f"image values {np.nanmin(values)}..{np.nanmax(values)} lie outside [-1024, 1024] "
             "(or are not finite); only the paper's range can be stored"
         )
     top = 2**bits - 1
-    codes = np.rint((values + 1024.0) * (top / 2048.0))
+    codes = np.clip(np.rint((values + 1024.0) * (top / 2048.0)), 0, top)
     return codes.astype(np.uint8 if bits == 8 else np.uint16)
 
 
