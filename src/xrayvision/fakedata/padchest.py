@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,14 @@ ROWS = (
 )
 
 
-def write_padchest(root: str | Path, *, size: tuple[int, int] = (36, 44), images: bool = True) -> dict[str, Path]:
-    """Write ``root/images/*.png`` and ``root/padchest.csv.gz``; return ``{"imgpath", "csvpath"}``."""
+def write_padchest(
+    root: str | Path, *, size: tuple[int, int] = (36, 44), images: bool = True, rows: Sequence[tuple] = ROWS
+) -> dict[str, Path]:
+    """Write ``root/images/*.png`` and ``root/padchest.csv.gz``; return ``{"imgpath", "csvpath"}``.
+
+    ``rows`` are ``(ImageID, PatientID, Projection, StudyDate_DICOM, PatientBirth, sex,
+    Labels or None)`` tuples (default :data:`ROWS`; pass more for larger studies).
+    """
     root = Path(root)
     imgpath = root / "images"
     imgpath.mkdir(parents=True, exist_ok=True)
@@ -54,7 +61,7 @@ def write_padchest(root: str | Path, *, size: tuple[int, int] = (36, 44), images
     with gzip.open(csvpath, "wt", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        for i, (image, patient, projection, date, birth, sex, labels) in enumerate(ROWS):
+        for i, (image, patient, projection, date, birth, sex, labels) in enumerate(rows):
             row = dict.fromkeys(COLUMNS, "")
             row.update({
                 "Unnamed: 0": i, "ImageID": image, "ImageDir": i % 3, "StudyDate_DICOM": date,

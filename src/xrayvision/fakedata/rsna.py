@@ -14,6 +14,7 @@ row is missing (its view is unknown), a non-square image.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ NON_SQUARE = "e0000000-0000-4000-8000-000000000005"
 
 
 def write_rsna(
-    root: str | Path, seed: int = 0, *, extension: str = ".dcm", size: int = 64, zip_labels: bool = False
+    root: str | Path, seed: int = 0, *, extension: str = ".dcm", size: int = 64, zip_labels: bool = False,
+    patients: Sequence[tuple[str, str, tuple[tuple[float, float, float, float], ...]]] = PATIENTS,
 ) -> dict[str, Path]:
     """Write a fake RSNA Pneumonia release under ``root`` (patients: :data:`PATIENTS`).
 
@@ -52,6 +54,8 @@ def write_rsna(
         extension: ``".dcm"`` (8-bit MONOCHROME2 JPEG-baseline DICOM, as Kaggle ships) or ``".jpg"``.
         size: image side.
         zip_labels: write the label CSV as the reference ships it (a one-member zip).
+        patients: ``(patientId, view, boxes)`` rows, boxes ``(x, y, w, h)`` in the 1024 frame
+            (default :data:`PATIENTS`; pass more for larger studies).
 
     Returns:
         ``{"imgpath", "csvpath", "dicomcsvpath"}``.
@@ -62,7 +66,7 @@ def write_rsna(
     rng = np.random.default_rng(seed)
     label_lines = [LABELS_HEADER]
     header_lines = ["," + HEADER_COLUMNS]
-    for i, (pid, view, boxes) in enumerate(PATIENTS):
+    for i, (pid, view, boxes) in enumerate(patients):
         shape = (size, size * 3 // 4) if pid == NON_SQUARE else (size, size)
         pixels = chest_xray_like(shape, seed=int(rng.integers(2**31)))
         if extension == ".dcm":

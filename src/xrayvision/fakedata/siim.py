@@ -12,6 +12,7 @@ a 1024x1024 image (the RLE frame) and smaller ones (masks are resized).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +45,18 @@ IMAGES: tuple[tuple[str, int, tuple[tuple[int, int, int, int], ...]], ...] = (
 )
 
 
-def write_siim(root: str | Path, seed: int = 0, *, padded: bool = False) -> dict[str, Path]:
+def write_siim(
+    root: str | Path, seed: int = 0, *, padded: bool = False,
+    images: Sequence[tuple[str, int, tuple[tuple[int, int, int, int], ...]]] = IMAGES,
+) -> dict[str, Path]:
     """Write a fake SIIM-ACR release under ``root`` (images: :data:`IMAGES`).
 
     Args:
         root: folder to write into (created).
         seed: seed of the synthetic pixels.
         padded: write values with a leading space (``' -1'``) as some copies do.
+        images: ``(ImageId, side, regions)`` rows, regions ``(top, left, height, width)`` in
+            the 1024 frame (default :data:`IMAGES`; pass more for larger studies).
 
     Returns:
         ``{"imgpath", "csvpath"}``.
@@ -59,7 +65,7 @@ def write_siim(root: str | Path, seed: int = 0, *, padded: bool = False) -> dict
     rng = np.random.default_rng(seed)
     lines = [RLE_HEADER]
     pad = " " if padded else ""
-    for n, (image_id, side, regions) in enumerate(IMAGES):
+    for n, (image_id, side, regions) in enumerate(images):
         study, series = f"1.2.276.0.7230010.3.1.2.{n}", f"1.2.276.0.7230010.3.1.3.{n}"
         path = root / "dicom-images-train" / study / series / f"{image_id}.dcm"
         write_dicom(path, chest_xray_like((side, side), seed=int(rng.integers(2**31))),

@@ -21,6 +21,8 @@ import torch
 
 from ..errors import ConfigError, XRVError
 from .config import DataConfig, DatasetSpec
+from .covariate import build_covariate, covariate_spec, is_covariate
+from .covariate import describe as describe_covariate
 from .splits import SPLITS, patient_split
 
 #: Short names the reference's training script used (``nih-pc-chex-...``).
@@ -156,6 +158,10 @@ def _labelled_somewhere(pathologies: list[str], datasets: list[Any], offered: di
 def build_training_data(config: DataConfig, seed: int, domain: str = "dataset", masks: bool = False) -> TrainingData:
     """Build, relabel, split by patient and merge the datasets of ``config``.
 
+    A ``covariate`` entry (see :mod:`xrayvision.train.covariate`) brings its own train /
+    valid / test splits; every other entry is split by patient with ``config.split`` (or
+    used whole as the split its ``role`` names).
+
     Args:
         config: the ``[data]`` section.
         seed: the run's seed (the patient split depends on it and on nothing else).
@@ -166,44 +172,47 @@ def build_training_data(config: DataConfig, seed: int, domain: str = "dataset", 
         ConfigError: a dataset cannot be built, a pathology no dataset labels, an empty
             training split, or an unknown domain column.
     """
-    from ..datasets import MergeDataset, SubsetDataset, default_pathologies, relabel_dataset
+    from ..datasets import MergeDataset, relabel_dataset
 
     if not config.datasets:
         raise ConfigError("data.datasets is empty: add at least one dataset")
-    pathologies = list(config.pathologies) if config.pathologies else list(default_pathologies)
+    pathologies = _run_pathologies(config)
     transform = pixel_transform(config.resolution)
-    built, offered = [], {}
-    for i, spec in enumerate(config.datasets):
-        dataset = build_dataset(spec, transform, where=f"data.datasets[{i}] ({spec.name})", masks=masks)
+
+    def build_site(spec: DatasetSpec, where: str) -> Any:
+        dataset = build_dataset(spec, transform, where=where, masks=masks)
         if len(dataset) == 0:
-            raise ConfigError(f"data.datasets[{i}] ({spec.name}) has no images after its view and row selection")
-        offered[spec.name] = list(dataset.pathologies)
-        relabel_dataset(pathologies, dataset, silent=True)
-        built.append(dataset)
-    _labelled_somewhere(pathologies, built, offered)
+            raise ConfigError(f"{where} has no images after its view and row selection")
+        return dataset
 
     parts: dict[str, list[Any]] = {s: [] for s in SPLITS}
-    domain_parts: list[np.ndarray] = []
-    assignments = []
+    offered: dict[str, list[str]] = {}
+    labelled, assignments, domain_parts = [], [], []
     domain_names: list[str] = []
-    for i, (spec, dataset) in enumerate(zip(config.datasets, built)):
-        ids = dataset.csv["patientid"] if "patientid" in dataset.csv else pd.Series([None] * len(dataset))
-        if spec.role == "split":
-            codes = patient_split(ids, config.split, seed)
-        else:  # the whole dataset is one split
-            codes = np.full(len(dataset), SPLITS.index(spec.role), dtype=np.int8)
-        assignments.append(pd.DataFrame({"dataset": i, "name": spec.name, "row": np.arange(len(dataset)),
-                                         "patientid": ids.to_numpy(), "split": np.asarray(SPLITS)[codes]}))  # fmt: skip
-        for k, split in enumerate(SPLITS):
-            rows = np.flatnonzero(codes == k)
-            if len(rows):
-                parts[split].append(SubsetDataset(dataset, rows))
-        train_rows = int((codes == 0).sum())
+    for i, spec in enumerate(config.datasets):
+        where = f"data.datasets[{i}] ({spec.name})"
+        if is_covariate(spec):
+            pieces, table = build_covariate(spec, build_site, seed, where)
+            offered[spec.name] = [covariate_spec(spec, where).target]
+            for piece in pieces.values():
+                relabel_dataset(pathologies, piece, silent=True)
+        else:
+            dataset = build_site(spec, where)
+            offered[spec.name] = list(dataset.pathologies)
+            relabel_dataset(pathologies, dataset, silent=True)
+            pieces, table = _split_whole(spec, dataset, config.split, seed)
+        assignments.append(table.assign(dataset=i)[["dataset", "name", "row", "patientid", "split"]])
+        labelled.extend(pieces.values())
+        for split, piece in pieces.items():
+            if len(piece):
+                parts[split].append(piece)
         if domain == "dataset":
             label = spec.domain or spec.name
             if label not in domain_names:
                 domain_names.append(label)
+            train_rows = len(pieces["train"]) if "train" in pieces else 0
             domain_parts.append(np.full(train_rows, domain_names.index(label), dtype=np.int64))
+    _labelled_somewhere(pathologies, labelled, offered)
     if not parts["train"]:
         raise ConfigError("the training split is empty: the datasets have too few patients for data.split")
     merged = {s: (MergeDataset(p) if p else None) for s, p in parts.items()}
@@ -218,12 +227,43 @@ def build_training_data(config: DataConfig, seed: int, domain: str = "dataset", 
         if (codes < 0).any():
             raise ConfigError(f"sampling.domain: column {domain!r} has missing values; every row needs a domain")
         domains, domain_names = codes.astype(np.int64), [str(n) for n in names]
-    sources = [f"{spec.name}" + (f" ({spec.imgpath})" if spec.imgpath else "") for spec in config.datasets]
+    sources = [
+        describe_covariate(spec) if is_covariate(spec) else spec.name + (f" ({spec.imgpath})" if spec.imgpath else "")
+        for spec in config.datasets
+    ]
     return TrainingData(
         train=merged["train"], valid=merged["valid"], test=merged["test"], pathologies=pathologies,
         domains=domains, domain_names=domain_names, assignments=pd.concat(assignments, ignore_index=True),
         sources=sources,
     )  # fmt: skip
+
+
+def _run_pathologies(config: DataConfig) -> list[str]:
+    """``data.pathologies``; unset: the targets when every entry is a covariate study, else
+    the 18 default pathologies."""
+    from ..datasets import default_pathologies
+
+    if config.pathologies:
+        return list(config.pathologies)
+    if all(is_covariate(spec) for spec in config.datasets):
+        targets = [covariate_spec(spec, f"data.datasets[{i}]").target for i, spec in enumerate(config.datasets)]
+        return list(dict.fromkeys(targets))
+    return list(default_pathologies)
+
+
+def _split_whole(spec: DatasetSpec, dataset: Any, fractions: list[float], seed: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A dataset split by patient (``role = "split"``) or taken whole as one split."""
+    from ..datasets import SubsetDataset
+
+    ids = dataset.csv["patientid"] if "patientid" in dataset.csv else pd.Series([None] * len(dataset))
+    if spec.role == "split":
+        codes = patient_split(ids, fractions, seed)
+    else:
+        codes = np.full(len(dataset), SPLITS.index(spec.role), dtype=np.int8)
+    table = pd.DataFrame({"name": spec.name, "row": np.arange(len(dataset)), "patientid": ids.to_numpy(),
+                          "split": np.asarray(SPLITS)[codes]})  # fmt: skip
+    pieces = {split: SubsetDataset(dataset, np.flatnonzero(codes == k)) for k, split in enumerate(SPLITS)}
+    return pieces, table
 
 
 class SeededSamples(torch.utils.data.Dataset):
