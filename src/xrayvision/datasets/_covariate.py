@@ -179,12 +179,7 @@ class CovariateDataset(_GuardedWrapper):
         if selection == "reference":
             drawn = _reference_draw(groups, n, quotas, rng)
         else:
-            group_of = np.empty(len(label), dtype=np.int64)
-            for k, g in enumerate(groups):
-                group_of[g] = k
-            patients = _patient_keys([d1.csv, d2.csv], keep)
-            drawn = split_by_patient(group_of, patients, quotas, rng)
-            drawn = [_keep_composition(parts, wanted) for parts, wanted in zip(drawn, quotas)]
+            drawn = _patient_draw(groups, _patient_keys([d1.csv, d2.csv], keep), quotas, rng)
         self.group_sizes = {m: tuple(len(part) for part in parts) for m, parts in zip(_MODES, drawn)}
         if verbose:
             _log_sizes(n, self.group_sizes, ratio, 1 - ratio if valid_ratio is None else valid_ratio)
@@ -243,6 +238,17 @@ def _reference_draw(groups: list[np.ndarray], n: int, quotas: np.ndarray, rng: n
     valid = [rng.choice(p, k, replace=False) for p, k in zip(pools, quotas[1])]
     test = [np.setdiff1d(p, v) for p, v in zip(pools, valid)]
     return [train, valid, test]
+
+
+def _patient_draw(groups: list[np.ndarray], patients: np.ndarray, quotas: np.ndarray,
+                  rng: np.random.RandomState) -> list[list[np.ndarray]]:  # fmt: skip
+    """Whole patients per split (:func:`split_by_patient`), each split then kept to the
+    quotas' composition."""
+    group_of = np.empty(len(patients), dtype=np.int64)
+    for k, members in enumerate(groups):
+        group_of[members] = k
+    drawn = split_by_patient(group_of, patients, quotas, rng)
+    return [_keep_composition(parts, wanted) for parts, wanted in zip(drawn, quotas)]
 
 
 def _patient_keys(tables: list[pd.DataFrame], keep: list[np.ndarray]) -> np.ndarray:

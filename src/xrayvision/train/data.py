@@ -200,7 +200,7 @@ def build_training_data(config: DataConfig, seed: int, domain: str = "dataset", 
             dataset = build_site(spec, where)
             offered[spec.name] = list(dataset.pathologies)
             relabel_dataset(pathologies, dataset, silent=True)
-            pieces, table = _split_whole(spec, dataset, config.split, seed)
+            pieces, table = _split_dataset(spec, dataset, config.split, seed)
         assignments.append(table.assign(dataset=i)[["dataset", "name", "row", "patientid", "split"]])
         labelled.extend(pieces.values())
         for split, piece in pieces.items():
@@ -251,7 +251,7 @@ def _run_pathologies(config: DataConfig) -> list[str]:
     return list(default_pathologies)
 
 
-def _split_whole(spec: DatasetSpec, dataset: Any, fractions: list[float], seed: int) -> tuple[dict[str, Any], pd.DataFrame]:
+def _split_dataset(spec: DatasetSpec, dataset: Any, fractions: list[float], seed: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """A dataset split by patient (``role = "split"``) or taken whole as one split."""
     from ..datasets import SubsetDataset
 
