@@ -282,7 +282,7 @@ def patients_with_several_images(patients: int, seed: int, prefix: str = "patien
 def views_of_one_dataset(patients: int = 260, seed: int = 5) -> tuple:
     """A PA site and an AP site cut from one dataset: the same patients in both sites."""
     full = patients_with_several_images(patients, seed)
-    pa, ap = SubsetDataset(full, np.flatnonzero(full.csv["view"] == "PA")), SubsetDataset(full, np.flatnonzero(full.csv["view"] == "AP"))
+    pa, ap = (SubsetDataset(full, np.flatnonzero(full.csv["view"] == view)) for view in ("PA", "AP"))
     return pa, pa.labels[:, 0].copy(), ap, ap.labels[:, 0].copy()
 
 

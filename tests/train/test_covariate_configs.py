@@ -68,7 +68,8 @@ def group_sizes(split) -> tuple[int, ...]:
 
 def patients_by_split(data) -> dict[str, set]:
     table = data.assignments
-    return {s: set(zip(table["name"][table["split"] == s], table["patientid"][table["split"] == s])) for s in ("train", "valid", "test")}
+    rows = {s: table[table["split"] == s] for s in ("train", "valid", "test")}
+    return {s: set(zip(part["name"], part["patientid"])) for s, part in rows.items()}
 
 
 # ------------------------------------------------------------------ the examples
@@ -163,8 +164,10 @@ def test_a_mask_of_another_size_is_refused(releases, tmp_path, monkeypatch):
     "override, match",
     [
         ("data.datasets.0.options.ratoi=0.5", r"unknown key 'ratoi'.*did you mean 'ratio'"),
-        ('data.datasets.0.options.target="Lung Opacity"', r"site0 \(nih\): NIH_Dataset has no label 'Lung Opacity'; its labels: Atelectasis"),
-        ('data.datasets.0.options.target="Hernia"', r"\(d1 = site0 nih, d2 = site1 pc\): CovariateDataset needs items in every .* none in \['d2 positive'\]"),
+        ('data.datasets.0.options.target="Lung Opacity"',
+         r"site0 \(nih\): NIH_Dataset has no label 'Lung Opacity'; its labels: Atelectasis"),
+        ('data.datasets.0.options.target="Hernia"',  # PadChest's fake has no hernia
+         r"\(d1 = site0 nih, d2 = site1 pc\): CovariateDataset needs items in every .* none in \['d2 positive'\]"),
         ('data.datasets.0.imgpath="NIH"', "belong in its site0 / site1 tables"),
         ("data.datasets.0.options.splits=[0.9, 0.1, 0.0]", "ask for .* items of the"),
         ('data.datasets.0.options.selection="images"', "selection: expected 'patients' or 'reference'"),

@@ -75,11 +75,16 @@ def is_covariate(spec: DatasetSpec) -> bool:
 def covariate_spec(spec: DatasetSpec, where: str) -> CovariateSpec:
     """The entry's options, checked.
 
+    Args:
+        spec: the entry (``name = "covariate"``).
+        where: how messages name it.
+
     Raises:
         ConfigError: a missing or unknown key, a wrong type, or image settings given to
             the entry instead of its sites.
     """
-    misplaced = [key for key, value in (("imgpath", spec.imgpath), ("csvpath", spec.csvpath), ("views", spec.views)) if value]
+    given = {"imgpath": spec.imgpath, "csvpath": spec.csvpath, "views": spec.views}
+    misplaced = [key for key, value in given.items() if value]
     if misplaced:
         raise ConfigError(f"{where}: {', '.join(misplaced)} of a covariate entry belong in its site0 / site1 tables")
     options = _build(CovariateSpec, spec.options, f"{where}.options")
@@ -91,6 +96,12 @@ def covariate_spec(spec: DatasetSpec, where: str) -> CovariateSpec:
 
 def site_target(dataset: Any, target: str, negatives: str, where: str) -> np.ndarray:
     """1 for positives, 0 for negatives, NaN for images that are neither.
+
+    Args:
+        dataset: a site.
+        target: the label of the study.
+        negatives: ``"absent"`` (target 0) or ``"no_finding"`` (every label of the site 0).
+        where: how messages name the site.
 
     Raises:
         ConfigError: the dataset has no label ``target`` (the message lists its labels).
@@ -106,7 +117,9 @@ def site_target(dataset: Any, target: str, negatives: str, where: str) -> np.nda
     return values
 
 
-def build_covariate(spec: DatasetSpec, build_site: Any, seed: int, where: str) -> tuple[dict[str, CovariateDataset], pd.DataFrame]:
+def build_covariate(
+    spec: DatasetSpec, build_site: Any, seed: int, where: str
+) -> tuple[dict[str, CovariateDataset], pd.DataFrame]:
     """The splits of a covariate entry and the split of every site image.
 
     Args:
