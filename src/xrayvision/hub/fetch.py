@@ -176,6 +176,7 @@ def fetch(
     progress: bool | None = None,
     check: ContentCheck | None = None,
     policy: TransferPolicy | None = None,
+    mirrors: bool = True,
 ) -> Path:
     """Return the local path of ``resource``, downloading and checking it if needed.
 
@@ -189,6 +190,9 @@ def fetch(
             has the right size, and never records a digest.
         policy: attempts, timeouts, minimum speed and deadline of a download (default:
             from the ``XRV_DOWNLOAD_*`` environment variables).
+        mirrors: look in the reference's cache folder and ``XRV_WEIGHTS_MIRROR`` first;
+            False for a file that is not one of the published resources (a mirror only
+            serves those), which then comes from its URL only.
 
     Returns:
         Path of the accepted file in the cache folder.
@@ -222,7 +226,7 @@ def fetch(
             if _cached_ok(final, folder, resource, check, warn=False):
                 return final
             final.unlink(missing_ok=True)
-        return _obtain(resource, folder, final, progress, check, policy)
+        return _obtain(resource, folder, final, progress, check, policy, mirrors)
     finally:
         lock.release()
 
@@ -234,14 +238,15 @@ def _obtain(
     progress: bool | None,
     check: ContentCheck | None,
     policy: TransferPolicy | None,
+    mirrors: bool,
 ) -> Path:
     legacy = legacy_cache_dir() / resource.filename
-    if legacy.is_file():
+    if mirrors and legacy.is_file():
         try:
             return _install_local(legacy, folder, resource, check, link=True)
         except _REJECTED as err:
             warnings.warn(f"ignoring the reference's cached copy: {err}", stacklevel=3)
-    mirror = _mirror()
+    mirror = _mirror() if mirrors else None
     if mirror is not None and mirror[0] == "folder":
         source = Path(mirror[1]) / resource.filename
         if not source.is_file():
