@@ -91,7 +91,9 @@ def test_weights_list_verify_import(tmp_path, capsys, cache_dir):
     capsys.readouterr()
     assert main(["weights", "verify", "rsna"]) == 0
     assert "rsna" in capsys.readouterr().out
-    assert main(["weights", "import", str(tmp_path / "nope.pt"), "--name", "rsna"]) == 1
+    with pytest.raises(SystemExit) as info:  # a usage error, as for every missing argument
+        main(["weights", "import", str(tmp_path / "nope.pt"), "--name", "rsna"])
+    assert info.value.code == 2 and f"{tmp_path / 'nope.pt'}: no such file" in capsys.readouterr().err
 
 
 def test_nan_free_probabilities_for_trained_columns(folder, checkpoint, capsys):

@@ -38,6 +38,14 @@ def test_published_digests_and_sizes_are_pinned_and_nothing_else(weights):
     assert trust_policy(resource, check) == expected
 
 
+def _mirror_holding(tmp_path, monkeypatch, weights, source) -> None:
+    """XRV_WEIGHTS_MIRROR: a folder where ``source`` stands under ``weights``' release name."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir(exist_ok=True)
+    (mirror / weights.filename).write_bytes(source.read_bytes())
+    monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(mirror))
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
@@ -78,11 +86,8 @@ def test_densenet_check_names_the_first_bad_entry(files, tmp_path):
 
 
 def test_first_use_records_the_digest_of_a_checked_file(files, tmp_path, monkeypatch):
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
     nih = xrv.models.get_weights("nih")
-    (mirror / nih.filename).write_bytes((files / "densenet.pt").read_bytes())
-    monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(mirror))
+    _mirror_holding(tmp_path, monkeypatch, nih, files / "densenet.pt")
     path = fetch_file(nih)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert path.with_name(nih.filename + ".sha256").read_text().split()[0] == digest
@@ -90,34 +95,28 @@ def test_first_use_records_the_digest_of_a_checked_file(files, tmp_path, monkeyp
     assert (status.state, status.policy) == ("recorded", "first-use")
     # A different (equally well-formed) file later is refused: the first copy set the digest.
     path.unlink()
-    torch.save(xrv.models.DenseNet().state_dict(), mirror / nih.filename)
+    torch.save(xrv.models.DenseNet().state_dict(), tmp_path / "mirror" / nih.filename)
     with pytest.raises(ChecksumError, match="recorded when it was first accepted"):
         fetch_file(nih)
 
 
 def test_a_file_with_a_published_digest_is_not_trusted_on_first_use(files, tmp_path, monkeypatch):
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
     pinned = xrv.models.get_weights("all")
-    (mirror / pinned.filename).write_bytes((files / "densenet.pt").read_bytes())
-    monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(mirror))
+    _mirror_holding(tmp_path, monkeypatch, pinned, files / "densenet.pt")
     with pytest.raises(DownloadError, match=f"has {(files / 'densenet.pt').stat().st_size} bytes but"):
         fetch_file(pinned)
     assert not list(xrv.hub.get_cache_dir().glob(pinned.filename + "*"))
 
 
 def test_baseline_files_parse_safely_but_stay_unverified(files, tmp_path, monkeypatch):
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
     jf = xrv.models.get_weights("jfhealthcare")
-    (mirror / jf.filename).write_bytes((files / "densenet.pt").read_bytes())
-    monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(mirror))
+    _mirror_holding(tmp_path, monkeypatch, jf, files / "densenet.pt")
     path = fetch_file(jf)
     assert not path.with_name(jf.filename + ".sha256").exists()
     status = verify_cached(jf.resource(), check=content_check(jf))
     assert (status.state, status.policy) == ("unverified", "none")
     assert "parses safely as a state-dict" in status.detail
-    (mirror / jf.filename).write_text("hello\n")
+    _mirror_holding(tmp_path, monkeypatch, jf, files / "hello.pt")
     path.unlink()
     with pytest.raises(WeightsFormatError, match="was refused"):
         fetch_file(jf)
@@ -129,10 +128,7 @@ def test_a_registered_validator_makes_a_baseline_check_complete(files, tmp_path,
     monkeypatch.setitem(VALIDATORS, jf.architecture, "xrayvision.models._validate:check_densenet")
     check = content_check(jf)
     assert check.complete and trust_policy(jf.resource(), check) == "first-use"
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
-    (mirror / jf.filename).write_bytes((files / "densenet.pt").read_bytes())
-    monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(mirror))
+    _mirror_holding(tmp_path, monkeypatch, jf, files / "densenet.pt")
     assert fetch_file(jf).with_name(jf.filename + ".sha256").exists()
 
 

@@ -6,6 +6,7 @@ import argparse
 import re
 import shutil
 import textwrap
+from pathlib import Path
 
 
 class UsageError(Exception):
@@ -14,6 +15,21 @@ class UsageError(Exception):
     ``xrv`` reports it exactly as argparse reports its own errors: the subcommand's usage
     line, then ``xrv <command>: error: <message>``, exit status 2.
     """
+
+
+def existing_file(text: str) -> Path:
+    """argparse ``type=`` for a file argument: a missing file is a usage error naming it."""
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{path}: no such file")
+    return path
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Left-aligned columns, two spaces apart; the first row is the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def add_progress_flag(parser: argparse.ArgumentParser) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from ._common import UsageError, add_progress_flag
+from ._common import UsageError, add_progress_flag, existing_file, print_table
 
 
 def register(commands: Any) -> None:
@@ -34,7 +33,7 @@ def register(commands: Any) -> None:
     add_progress_flag(download)
     download.set_defaults(func=run_download)
     imported = actions.add_parser("import", help="verify a table obtained elsewhere and copy it into the cache")
-    imported.add_argument("file")
+    imported.add_argument("file", type=existing_file)
     imported.add_argument("--name", help="table key (default: recognised from the file name)")
     imported.set_defaults(func=run_import)
     for sub in (listing, download, imported):
@@ -72,9 +71,7 @@ def run_list(args: argparse.Namespace) -> int:
     for key, resource in METADATA.items():
         cached = "yes" if (folder / resource.filename).is_file() else "no"
         rows.append((key, resource.filename, str(resource.size), USED_BY[key], cached))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(c.ljust(n) for c, n in zip(row, widths)).rstrip())
+    print_table(rows)
     print(f"\nCache folder: {folder}")
     return 0
 
@@ -108,10 +105,7 @@ def run_import(args: argparse.Namespace) -> int:
     from ..hub import import_file
     from ..hub.metadata import METADATA
 
-    source = Path(args.file).expanduser()
-    if not source.is_file():
-        print(f"xrv datasets metadata import: error: {source}: no such file", file=sys.stderr)
-        return 1
+    source = args.file
     if args.name:
         if args.name not in METADATA:
             raise UnknownNameError("metadata table key", args.name, METADATA)

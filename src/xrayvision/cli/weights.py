@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
-from ._common import UsageError, add_progress_flag
+from ._common import UsageError, add_progress_flag, existing_file, print_table
 
 #: What each state means, printed under ``verify`` and ``download`` summaries.
 STATE_MEANING = {
@@ -54,7 +53,7 @@ def register(subparsers: Any) -> None:
     imported = actions.add_parser(
         "import", help="check a manually downloaded weight file and copy it into the cache"
     )
-    imported.add_argument("file")
+    imported.add_argument("file", type=existing_file)
     imported.add_argument("--name", help="registry name (default: recognised from the file name)")
     imported.set_defaults(func=_import)
     for sub in (listing, info, download, verify, imported):
@@ -83,12 +82,6 @@ def _status(record: Any, cache_dir: str | None, *, run_check: bool = True) -> An
     return status, check
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(c.ljust(n) for c, n in zip(row, widths)).rstrip())
-
-
 # ----------------------------------------------------------------------------- list, info
 
 
@@ -108,7 +101,7 @@ def _list(args: argparse.Namespace) -> int:
         trust = trust_policy(w.resource(), content_check(w))
         rows.append((w.name, ",".join(w.aliases) or "-", w.architecture, str(w.input_resolution),
                      str(outputs), trust, cached))
-    _table(rows)
+    print_table(rows)
     return 0
 
 
@@ -214,7 +207,7 @@ def _verify(args: argparse.Namespace) -> int:
             "or `xrv weights download --all`."
         )
         return 0
-    _table([("NAME", "STATE", "FILE", "DETAIL"), *rows])
+    print_table([("NAME", "STATE", "FILE", "DETAIL"), *rows])
     print(f"\n{folder}: " + ", ".join(f"{tally[s]} {s}" for s in STATE_MEANING if s in tally))
     for state in STATE_MEANING:
         if state in tally and (state != "missing" or args.names):
@@ -231,10 +224,7 @@ def _import(args: argparse.Namespace) -> int:
     from ..models._registry import all_weights, get_weights
     from ..models._validate import content_check
 
-    source = Path(args.file).expanduser()
-    if not source.is_file():
-        print(f"xrv weights import: error: {source}: no such file", file=sys.stderr)
-        return 1
+    source = args.file
     if args.name:
         record = get_weights(args.name)
     else:
