@@ -270,7 +270,7 @@ def test_a_hand_placed_unpinned_file_is_recorded_when_first_used(file_server):
 def test_verify_cached_and_import_file(tmp_path):
     resource = _resource("https://example.invalid/weights-test.pt")
     status = verify_cached(resource)
-    assert (status.state, status.policy) == ("missing", "pinned") and DIGEST in status.detail
+    assert (status.state, status.policy, status.expected) == ("missing", "pinned", DIGEST)
     wrong = tmp_path / "wrong.pt"
     wrong.write_bytes(BODY[:-1] + b"!")
     with pytest.raises(ChecksumError):

@@ -170,7 +170,8 @@ def test_verify_reports_each_state(capsys, cache_dir, densenet_file):
     capsys.readouterr()
     assert main(["weights", "verify"]) == 1
     out = capsys.readouterr().out
-    states = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:] if line and not line.startswith((" ", "/"))}
+    rows = [line.split() for line in out.splitlines()[1:] if line and not line.startswith((" ", "/"))]
+    states = {row[0]: row[1] for row in rows}
     assert states == {"all": "mismatch", "nih": "recorded", "pc": "unverified", "jfhealthcare": "unverified"}
     assert "1 recorded, 2 unverified, 1 mismatch" in out
     assert main(["weights", "verify", "pc", "rsna"]) == 1  # a named, missing file is a failure

@@ -239,7 +239,9 @@ def run_verify(args: argparse.Namespace) -> int:
     cls = find_class(args.name)
     if args.imgpath is not None and not os.path.exists(args.imgpath):
         # Said once, instead of once per image the metadata lists.
-        raise DatasetError(f"--imgpath {args.imgpath} does not exist: give the folder that holds {cls.__name__}'s images")
+        raise DatasetError(
+            f"--imgpath {args.imgpath} does not exist: give the folder that holds {cls.__name__}'s images"
+        )
     dataset = build_dataset(args, everything=True)
     missing: list[str] = []
     unreadable: list[tuple[str, str]] = []

@@ -47,7 +47,9 @@ def register(subparsers: Any) -> None:
     download.add_argument("--all", dest="every", action="store_true", help="every downloadable weight set")
     add_progress_flag(download)
     download.set_defaults(func=_download)
-    verify = actions.add_parser("verify", help="check cached files against their digests and content (downloads nothing)")
+    verify = actions.add_parser(
+        "verify", help="check cached files against their digests and content (downloads nothing)"
+    )
     verify.add_argument("names", nargs="*", metavar="NAME", help="default: every downloadable weight set in the cache")
     verify.set_defaults(func=_verify)
     imported = actions.add_parser(

@@ -177,10 +177,10 @@ def download(
                 kept = ""
                 if resume and partial.exists():
                     kept = f" The partial file {partial} is kept and the next attempt resumes it."
+                tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
                 raise DownloadError(
-                    f"could not download {url} after {attempt} attempt{'s' if attempt > 1 else ''}: {err}.{kept} Behind a "
-                    "proxy set https_proxy; on a cluster without network see XRV_WEIGHTS_MIRROR / "
-                    "XRV_OFFLINE"
+                    f"could not download {url} after {tries}: {err}.{kept} Behind a proxy set "
+                    "https_proxy; on a cluster without network see XRV_WEIGHTS_MIRROR / XRV_OFFLINE"
                 ) from err
             delay = min(policy.backoff * 2 ** (attempt - 1), max(clock.remaining(), 0.0))
             logger.warning("download of %s failed (%s); retrying in %.3g s", url, err, delay)

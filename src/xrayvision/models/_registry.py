@@ -113,7 +113,7 @@ class Weights:
             size=self.size,
             licence=self.licence,
             description=self.description or f"{self.name} weights ({self.architecture})",
-            download_command=f"xrv weights download {self.name}",
+            download_command=f"xrv weights download {self.name}" if self.url else "",
             import_command=f"xrv weights import FILE --name {self.name}",
         )
 

@@ -5,8 +5,9 @@ others the hub trusts a file on first use, and only after the content check buil
 has read it through the safe loader (no code runs) and found what the record describes:
 
 * a **complete** check (registered in :data:`VALIDATORS` for the record's architecture)
-  builds the network and requires every key, every shape and finite values; the first copy that passes has its digest recorded and
-  later copies must match it ("recorded on first use");
+  builds the network and requires every key, every shape and finite values; the first
+  copy that passes has its digest recorded and later copies must match it ("recorded on
+  first use");
 * otherwise the file must at least parse safely as the record's ``file_format`` (a state
   dict, a module pickle, a checkpoint holding tensors, a TorchScript archive, a zip); the
   file is accepted but stays "unverified" and no digest is recorded.
