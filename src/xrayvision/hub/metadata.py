@@ -4,10 +4,10 @@ xrayvision does not bundle these tables (their licences are the datasets' own); 
 dataset argument left at ``USE_INCLUDED_FILE`` downloads the table once into the cache
 and verifies it against the SHA-256 below. ``xrv datasets metadata download --all`` fills
 the cache ahead of time (e.g. on a connected machine, for a cluster without internet) and
-``xrv datasets metadata import FILE`` installs a copy obtained elsewhere. The digests and sizes are those of the files
-in the reference's 1.5.7 wheel (byte-identical to its git repository, except that the
-PadChest table's blob is absent from the git mirror, so that URL may fail: put the file
-in the cache by hand, or serve it through ``XRV_WEIGHTS_MIRROR``).
+``xrv datasets metadata import FILE`` installs a copy obtained elsewhere. The digests
+and sizes are those of the files in the reference's 1.5.7 wheel (byte-identical to its
+git repository, except that the PadChest table's blob is absent from the git mirror, so
+that URL may fail: import the file, or serve it through ``XRV_WEIGHTS_MIRROR``).
 
 Keys of :data:`METADATA` (stable; dataset modules refer to them):
 
