@@ -29,12 +29,13 @@ _lazy_getattr, _dir = lazy_namespace(
     __name__,
     {
         "load_weights_file": ".safe_load",
+        "load_object": ".safe_load",
         "save_checkpoint": ".checkpoint",
         "load_checkpoint": ".checkpoint",
         "METADATA": ".metadata",
     },
 )
-_SUBMODULES = ("metadata", "safe_load", "checkpoint", "download", "cache")
+_SUBMODULES = ("metadata", "safe_load", "checkpoint", "download", "cache", "trust")
 
 
 def __getattr__(name: str) -> Any:
@@ -57,6 +58,7 @@ __all__ = [
     "is_offline",
     "legacy_cache_dir",
     "load_checkpoint",
+    "load_object",
     "load_weights_file",
     "save_checkpoint",
     "sha256sum",

@@ -73,6 +73,45 @@ def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return dict(hub.load_weights_file(path)), {}
 
 
+def read_config(path: Path) -> dict[str, Any]:
+    """The configuration JSON of an xrayvision checkpoint (``<base>.json``), else ``{}``."""
+    import json
+
+    config = path.with_suffix(".json")
+    if path.suffix in (".safetensors", ".json") and config.is_file():
+        try:
+            return dict(json.loads(config.read_text(encoding="utf-8")))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise WeightsFormatError(f"{config}: not valid JSON: {err}") from err
+    return {}
+
+
+def read_wrapped_state(path: Path, entry: str) -> dict[str, torch.Tensor]:
+    """The state dict stored under ``entry`` of a checkpoint dict, read without running code.
+
+    For Lightning checkpoints (``entry="state_dict"``: their other entries name Lightning
+    classes the user need not have) and training checkpoints. A file that is already a
+    flat state dict is returned as it is.
+
+    Raises:
+        WeightsFormatError: the file holds neither.
+    """
+    from ..hub.safe_load import as_state_dict, load_object
+
+    loaded = load_object(path)
+    if isinstance(loaded, dict) and isinstance(loaded.get(entry), dict):
+        return as_state_dict(loaded[entry], f"{path} [{entry!r}]")
+    if isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return as_state_dict(loaded, path)
+    keys = ", ".join(repr(k) for k in list(loaded)[:10]) if isinstance(loaded, dict) else type(loaded).__name__
+    raise WeightsFormatError(f"{path} has no {entry!r} entry holding a state dict (found: {keys}); is it the right file?")
+
+
+def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """``state`` with one leading ``prefix`` removed from every key that has it."""
+    return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
+
+
 def adapt_keys(state: Mapping[str, torch.Tensor], prefix_to_strip: tuple[str, ...] = ("module.",)) -> dict[str, torch.Tensor]:
     """Normalise historical key spellings: DataParallel ``module.`` prefixes, legacy
     ``norm.1``-style dense-layer names, and the ``op_threshs`` buffer of a saved
@@ -89,10 +128,36 @@ def adapt_keys(state: Mapping[str, torch.Tensor], prefix_to_strip: tuple[str, ..
 
 
 def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> None:
-    """Check keys, shapes and values, then ``load_state_dict(strict=True)``.
+    """Check keys, shapes and values (:func:`check_state`), then ``load_state_dict(strict=True)``.
 
-    Missing ``num_batches_tracked`` counters (absent from some old files) are filled
-    with 0; every other difference is an error that lists what is wrong.
+    Raises:
+        WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
+    """
+    module.load_state_dict(check_state(module, state, source), strict=True)
+
+
+def _prefix_hint(missing: list[str], unexpected: list[str]) -> str:
+    """"; the file's keys carry an extra prefix 'module.'" (or lack one) when a prefix
+    explains most of the mismatch."""
+    for extra, lacking in ((unexpected, missing), (missing, unexpected)):
+        if extra and lacking and extra[0].endswith("." + lacking[0]):
+            prefix = extra[0][: -len(lacking[0])]
+            stripped = {k[len(prefix) :] for k in extra if k.startswith(prefix)}
+            if sum(k in stripped for k in lacking) >= 0.9 * len(lacking):
+                where = "carry" if extra is unexpected else "lack"
+                return f"; the file's keys {where} an extra prefix {prefix!r}"
+    return ""
+
+
+def check_state(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> dict[str, Any]:
+    """Check that ``state`` fits ``module`` exactly: keys, shapes, finite values.
+
+    ``module`` may live on the ``meta`` device (no memory): validating a file needs
+    only the shapes. Missing ``num_batches_tracked`` counters (absent from some old
+    files) are filled with 0; every other difference is an error that lists what is wrong.
+
+    Returns:
+        ``state`` completed with the missing counters.
 
     Raises:
         WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
@@ -108,7 +173,7 @@ def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: objec
         raise WeightsFormatError(
             f"{source}: the file does not fit {type(module).__name__} "
             f"({len(missing)} missing keys, e.g. {missing[:3]}; {len(unexpected)} unexpected keys, "
-            f"e.g. {unexpected[:3]}); is it the right file for this architecture?"
+            f"e.g. {unexpected[:3]}){_prefix_hint(missing, unexpected)}; is it the right file for this architecture?"
         )
     for key, reference in expected.items():
         value = state[key]
@@ -120,7 +185,7 @@ def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: objec
             )
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise WeightsFormatError(f"{source}: entry {key!r} contains NaN or infinite values; the file is damaged")
-    module.load_state_dict(state, strict=True)
+    return state
 
 
 def load_into(
