@@ -97,3 +97,27 @@ def test_nan_free_probabilities_for_trained_columns(folder, checkpoint, capsys):
     main(["predict", str(folder / "a.png"), "--weights", str(path), "--format", "json"])
     row = json.loads(capsys.readouterr().out)[0]
     assert all(not math.isnan(v) for k, v in row.items() if k != "image")
+
+
+def test_predict_with_a_baseline_through_the_registry(folder, capsys, cache_dir):
+    from xrayvision.baseline_models import emory_hiti
+
+    network = random_bn_stats(emory_hiti.RaceModel.network()).eval()
+    state = {"module." + k: v for k, v in network.state_dict().items()}
+    torch.save(state, cache_dir / xrv.models.get_weights("emory_hiti").filename)
+    assert main(["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert list(row) == ["image", "Asian", "Black", "White"]
+    assert sum(row[k] for k in ("Asian", "Black", "White")) == pytest.approx(1.0, abs=1e-5)  # softmax
+    command = ["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--format", "json"]
+    assert main([*command, "--output", "logits"]) == 0
+    logits = json.loads(capsys.readouterr().out)[0]
+    expected = torch.softmax(torch.tensor([logits["Asian"], logits["Black"], logits["White"]]), 0)
+    assert expected.tolist() == pytest.approx([row["Asian"], row["Black"], row["White"]], abs=1e-5)
+    assert main(["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--output", "calibrated"]) == 1
+    assert "calibrated" in capsys.readouterr().err
+
+
+def test_predict_refuses_segmentation_models(folder, capsys):
+    assert main(["predict", str(folder / "a.png"), "--weights", "chestx_det"]) == 1
+    assert "xrv segment" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``xrv weights list | download NAME... | verify [NAME...] | import FILE [--name NAME]``."""
+"""``xrv weights list | download NAME... | verify [NAME...] | import FILE [--name NAME] [--trust]``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ def register(subparsers: Any) -> None:
     imported = actions.add_parser("import", help="copy a manually downloaded weight file into the cache")
     imported.add_argument("file")
     imported.add_argument("--name", help="registry name (default: recognised from the file name)")
+    imported.add_argument(
+        "--trust",
+        action="store_true",
+        help="also trust this exact TorchScript file to run (the riken age model is code, not just weights)",
+    )
     imported.set_defaults(func=_import)
     for sub in (listing, download, verify, imported):
         sub.add_argument("--cache-dir", default=None, help="cache folder (default: XRV_CACHE_DIR or the user cache)")
@@ -49,6 +54,9 @@ def _list(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(n) for c, n in zip(row, widths)).rstrip())
+    for w in all_weights():
+        if w.licence_notice and (args.all or not w.is_baseline):
+            print(f"note: {w.licence_notice}")
     return 0
 
 
@@ -56,6 +64,8 @@ def _download(args: argparse.Namespace) -> int:
     from ..models._loading import fetch_file
 
     for record in _records(args.names):
+        if record.licence_notice:
+            print(f"xrv weights download: note: {record.licence_notice}", file=sys.stderr)
         path = fetch_file(record, args.cache_dir)
         print(f"{record.name}\t{path}")
     return 0
@@ -93,6 +103,17 @@ def _import(args: argparse.Namespace) -> int:
         record = next((w for w in all_weights() if w.filename == source.name), None)
         if record is None:
             raise UnknownNameError("weights file", source.name, [w.filename for w in all_weights()])
+    if args.trust and record.file_format != "torchscript":
+        print(
+            f"xrv weights import: error: --trust is for TorchScript files; {record.name!r} weights are data",
+            file=sys.stderr,
+        )
+        return 2
     path = import_file(source, record.resource(), args.cache_dir)
+    if args.trust:
+        from ..hub.trust import trust_file
+
+        digest = trust_file(path, args.cache_dir)
+        print(f"xrv weights import: trusted {path.name} (SHA-256 {digest}) to run", file=sys.stderr)
     print(f"{record.name}\t{path}", file=sys.stdout)
     return 0

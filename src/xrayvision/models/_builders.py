@@ -35,6 +35,15 @@ BUILDER_MODULES = (
     "xrayvision.models.densenet",
     "xrayvision.models.resnet",
     "xrayvision.models.autoencoder",
+    "xrayvision.baseline_models.jfhealthcare",
+    "xrayvision.baseline_models.chexpert",
+    "xrayvision.baseline_models.chestx_det",
+    "xrayvision.baseline_models.chestx_anatomy",
+    "xrayvision.baseline_models.emory_hiti",
+    "xrayvision.baseline_models.mira",
+    "xrayvision.baseline_models.riken",
+    "xrayvision.baseline_models.xinario",
+    "xrayvision.baseline_models.ieee8023",
 )
 
 #: ``check_file(record, path)``: parse ``path`` through the safe loader as ``record``'s

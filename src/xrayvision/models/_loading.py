@@ -104,7 +104,9 @@ def read_wrapped_state(path: Path, entry: str) -> dict[str, torch.Tensor]:
     if isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
         return as_state_dict(loaded, path)
     keys = ", ".join(repr(k) for k in list(loaded)[:10]) if isinstance(loaded, dict) else type(loaded).__name__
-    raise WeightsFormatError(f"{path} has no {entry!r} entry holding a state dict (found: {keys}); is it the right file?")
+    raise WeightsFormatError(
+        f"{path} has no {entry!r} entry holding a state dict (found: {keys}); is it the right file?"
+    )
 
 
 def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
