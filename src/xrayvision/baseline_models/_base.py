@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,22 +49,12 @@ def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
     return (to_unit_range(x) - mean) / std
 
 
-def check_network_file(network: Callable[[], nn.Module], read: Callable[[Path], Mapping[str, Any]], path: Path) -> None:
-    """Check that ``read(path)`` fits ``network()`` exactly, building the network on the
-    ``meta`` device (shapes only, no memory).
-
-    Raises:
-        WeightsFormatError: missing/unexpected keys, wrong shapes, non-finite values.
-    """
-    with torch.device("meta"):
-        module = network()
-    _loading.check_state(module, read(path), path)
-
-
 class BaselineModel(nn.Module):
     """Base class of the baseline wrappers: attributes, weights, input preparation.
 
-    Class attributes set by each wrapper:
+    Declared by each wrapper:
+        network: (static method) builds the module the weight file fills.
+        read: (static method) weight file → state dict with ``network``'s key names.
         targets: output names, in output order.
         input_resolution: side of the square input the network was trained on.
         architecture: the ``weights.json`` architecture its weights must have.
@@ -77,10 +67,31 @@ class BaselineModel(nn.Module):
     """
 
     targets: ClassVar[list[str]] = []
-    input_resolution: ClassVar[int] = 224
+    input_resolution: int = 224  # an instance may override it (e.g. to run smaller inputs)
     architecture: ClassVar[str] = ""
     default_weights: ClassVar[str] = ""
     output_modes: ClassVar[tuple[str, ...]] = ()
+
+    @staticmethod
+    def network() -> nn.Module:  # pragma: no cover - every wrapper declares its own
+        raise NotImplementedError
+
+    @staticmethod
+    def read(path: Path) -> Mapping[str, Any]:  # pragma: no cover - every wrapper declares its own
+        raise NotImplementedError
+
+    @classmethod
+    def check_weights_file(cls, record: Weights, path: Path) -> None:
+        """Validator of a weight file (see :func:`xrayvision.models.check_weights_file`):
+        ``read(path)`` must fit ``network()`` exactly, built on the ``meta`` device (shapes
+        only, no memory).
+
+        Raises:
+            WeightsFormatError: missing/unexpected keys, wrong shapes, non-finite values.
+        """
+        with torch.device("meta"):
+            module = cls.network()
+        _loading.check_state(module, cls.read(path), path)
 
     def __init__(self) -> None:
         super().__init__()
@@ -140,14 +151,8 @@ class BaselineModel(nn.Module):
             warnings.warn(notice, LicenceWarning, stacklevel=4)
         return _loading.fetch_file(record, cache_dir)
 
-    def load_network(
-        self,
-        network: nn.Module,
-        weights: WeightsArg,
-        cache_dir: str | os.PathLike | None,
-        read: Callable[[Path], Mapping[str, Any]],
-    ) -> None:
-        """Resolve ``weights``, read the file with ``read`` and load it strictly into ``network``.
+    def load_network(self, network: nn.Module, weights: WeightsArg, cache_dir: str | os.PathLike | None) -> None:
+        """Resolve ``weights``, read the file with :meth:`read` and load it strictly into ``network``.
 
         Raises:
             UnknownNameError: unknown weights name.
@@ -158,7 +163,7 @@ class BaselineModel(nn.Module):
         if record is None and path is None:
             return
         local = self.local_file(record, path, cache_dir)
-        _loading.load_strict(network, read(local), local)
+        _loading.load_strict(network, self.read(local), local)
         self.remember_weights(weights, record, local)
 
     def remember_weights(self, weights: WeightsArg, record: Weights | None, local: Path) -> None:

@@ -8,9 +8,8 @@ network, loading, ``features`` and the output modes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -45,18 +44,14 @@ class ResNetClassifier(BaselineModel):
     def head(features: int) -> nn.Module:  # pragma: no cover - every subclass sets its own
         raise NotImplementedError
 
-    @staticmethod
-    def read(path: Path) -> Mapping[str, Any]:  # pragma: no cover - every subclass sets its own
-        raise NotImplementedError
-
     @classmethod
-    def network(cls) -> ResNetBackbone:
+    def network(cls) -> ResNetBackbone:  # type: ignore[override]
         return resnet_network(cls.plan, cls.head)
 
     def __init__(self, weights: WeightsArg = True, cache_dir: str | os.PathLike | None = None):
         super().__init__()
         self.model = self.network()
-        self.load_network(self.model, weights, cache_dir, type(self).read)
+        self.load_network(self.model, weights, cache_dir)
         self.eval()
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - every subclass sets its own

@@ -31,7 +31,7 @@ from ..hub.safe_load import as_state_dict, load_object
 from ..models._builders import register_model
 from ..models._registry import get_weights
 from ..models.resnet import ResNetBackbone
-from ._base import BaselineModel, WeightsArg, check_network_file, imagenet_normalize
+from ._base import BaselineModel, WeightsArg, imagenet_normalize
 
 MODEL_NAME = "UNet_ResNet50_default"
 #: Entries of a checkpoint dict that may hold the state dict, in the order they are tried.
@@ -167,12 +167,7 @@ def read_cxas_state(path: Path) -> dict[str, torch.Tensor]:
     return stripped
 
 
-def check_weights_file(record: object, path: Path) -> None:
-    """Validator of the published file (see :func:`xrayvision.models.check_weights_file`)."""
-    check_network_file(CXASNetwork, read_cxas_state, path)
-
-
-@register_model("cxas-unet-resnet50", task="segmentation", check_file=check_weights_file)
+@register_model("cxas-unet-resnet50", task="segmentation")
 class UNetResNet50(BaselineModel):
     """CXAS anatomy segmentation: 159 structures (``targets``, in channel order). Non-commercial licence.
 
@@ -202,11 +197,13 @@ class UNetResNet50(BaselineModel):
     output_modes = ("logits",)
     threshold = 0.5
     model_name = MODEL_NAME
+    network = staticmethod(CXASNetwork)
+    read = staticmethod(read_cxas_state)
 
     def __init__(self, weights: WeightsArg = True, cache_dir: str | os.PathLike | None = None):
         super().__init__()
-        self.model = CXASNetwork(len(self.targets))
-        self.load_network(self.model, weights, cache_dir, read_cxas_state)
+        self.model = self.network()
+        self.load_network(self.model, weights, cache_dir)
         self.eval()
 
     def forward(self, x: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor | dict[str, Any]:
@@ -222,4 +219,4 @@ class UNetResNet50(BaselineModel):
         return "cxas-unet-resnet50"
 
 
-__all__ = ["CXASNetwork", "TARGETS", "UNetResNet50", "check_weights_file", "read_cxas_state"]
+__all__ = ["CXASNetwork", "TARGETS", "UNetResNet50", "read_cxas_state"]

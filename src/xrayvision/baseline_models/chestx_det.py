@@ -18,7 +18,7 @@ from torch import nn
 
 from ..models._builders import register_model
 from ..models._loading import read_file, strip_prefix
-from ._base import BaselineModel, WeightsArg, check_network_file, imagenet_normalize
+from ._base import BaselineModel, WeightsArg, imagenet_normalize
 
 TARGETS = [
     "Left Clavicle", "Right Clavicle", "Left Scapula", "Right Scapula", "Left Lung", "Right Lung",
@@ -127,17 +127,7 @@ class PSPNetNetwork(nn.Module):
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def _read(path: Path) -> dict[str, torch.Tensor]:
-    state, _ = read_file(path)
-    return strip_prefix(state, "module.")  # saved from nn.DataParallel
-
-
-def check_weights_file(record: object, path: Path) -> None:
-    """Validator of the published file (see :func:`xrayvision.models.check_weights_file`)."""
-    check_network_file(PSPNetNetwork, _read, path)
-
-
-@register_model("pspnet-resnet101", task="segmentation", check_file=check_weights_file)
+@register_model("pspnet-resnet101", task="segmentation")
 class PSPNet(BaselineModel):
     """Segmentation of 14 anatomical structures (``targets``, in channel order).
 
@@ -164,11 +154,17 @@ class PSPNet(BaselineModel):
     architecture = "pspnet-resnet101"
     default_weights = "chestx_det"
     output_modes = ("logits",)
+    network = staticmethod(PSPNetNetwork)
+
+    @staticmethod
+    def read(path: Path) -> dict[str, torch.Tensor]:
+        state, _ = read_file(path)
+        return strip_prefix(state, "module.")  # saved from nn.DataParallel
 
     def __init__(self, cache_dir: str | os.PathLike | None = None, *, weights: WeightsArg = True):
         super().__init__()
-        self.model = PSPNetNetwork(len(self.targets))
-        self.load_network(self.model, weights, cache_dir, _read)
+        self.model = self.network()
+        self.load_network(self.model, weights, cache_dir)
         self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -179,4 +175,4 @@ class PSPNet(BaselineModel):
         return "chestx-det-pspnet"
 
 
-__all__ = ["PSPNet", "PSPNetNetwork", "TARGETS", "check_weights_file"]
+__all__ = ["PSPNet", "PSPNetNetwork", "TARGETS"]

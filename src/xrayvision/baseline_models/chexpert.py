@@ -161,18 +161,7 @@ def _available_memory() -> int | None:
         return None
 
 
-def check_weights_file(record: Weights, path: Path) -> None:
-    """Validator: every member is in the zip, and the first of each group fits its network."""
-    groups = ensemble_groups(record)
-    archive = WeightsZip(path, _needed(groups, max(len(g.members) for g in groups)))
-    for group in groups:
-        state, _, outputs = _read_member(archive, group.members[0], group)
-        with torch.device("meta"):
-            network = DenseNetNetwork(num_classes=outputs, in_channels=3)
-        check_state(network, state, archive.label(group.members[0]))
-
-
-@register_model("chexpert-densenet121-ensemble", task="classification", check_file=check_weights_file)
+@register_model("chexpert-densenet121-ensemble", task="classification")
 class DenseNet(BaselineModel):
     """The CheXpert ensemble: 5 findings from a 320 px image, as probabilities.
 
@@ -207,6 +196,17 @@ class DenseNet(BaselineModel):
     architecture = "chexpert-densenet121-ensemble"
     default_weights = "chexpert"
     output_modes = ("probabilities",)
+
+    @classmethod
+    def check_weights_file(cls, record: Weights, path: Path) -> None:
+        """Validator: every member is in the zip, and the first of each group fits its network."""
+        groups = ensemble_groups(record)
+        archive = WeightsZip(path, _needed(groups, max(len(g.members) for g in groups)))
+        for group in groups:
+            state, _, outputs = _read_member(archive, group.members[0], group)
+            with torch.device("meta"):
+                network = DenseNetNetwork(num_classes=outputs, in_channels=3)
+            check_state(network, state, archive.label(group.members[0]))
 
     def __init__(
         self,
@@ -295,4 +295,4 @@ def _zip_path(weights_zip: str | os.PathLike, weights: WeightsArg, record: Weigh
     )
 
 
-__all__ = ["DenseNet", "EnsembleGroup", "TARGETS", "WeightsZip", "check_weights_file", "ensemble_groups"]
+__all__ = ["DenseNet", "EnsembleGroup", "TARGETS", "WeightsZip", "ensemble_groups"]

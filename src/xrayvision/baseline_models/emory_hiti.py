@@ -13,19 +13,14 @@ from torch import nn
 
 from ..models._builders import register_model
 from ..models._loading import read_file, strip_prefix
-from ..models._registry import Weights
-from ._base import check_network_file, imagenet_normalize
+from ._base import imagenet_normalize
 from ._resnet_classifier import RESNET34, ResNetClassifier
 
 TARGETS = ["Asian", "Black", "White"]
 
 
-def check_weights_file(record: Weights, path: Path) -> None:
-    """Validator of the published file (see :func:`xrayvision.models.check_weights_file`)."""
-    check_network_file(RaceModel.network, RaceModel.read, path)
 
-
-@register_model("emory-hiti-resnet34", task="classification", check_file=check_weights_file)
+@register_model("emory-hiti-resnet34", task="classification")
 class RaceModel(ResNetClassifier):
     """Self-reported race (``targets``: Asian, Black, White) from a 320 px image.
 
@@ -76,4 +71,4 @@ class RaceModel(ResNetClassifier):
         return "Emory-HITI-RaceModel-resnet34"
 
 
-__all__ = ["RaceModel", "TARGETS", "check_weights_file"]
+__all__ = ["RaceModel", "TARGETS"]

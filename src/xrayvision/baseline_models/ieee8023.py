@@ -60,15 +60,7 @@ def read_vqgan_state(path: Path) -> dict[str, torch.Tensor]:
     return {k: v for k, v in read_wrapped_state(path, "state_dict").items() if not k.startswith("loss.")}
 
 
-def check_weights_file(record: Weights, path: Path) -> None:
-    """Validator of the checkpoint (its shapes depend on the YAML, so only its parts are checked)."""
-    state = read_vqgan_state(path)
-    for part in ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.", "quantize.embedding.weight"):
-        if not any(key.startswith(part) for key in state):
-            raise WeightsFormatError(f"{path}: no {part!r} entries in its state_dict; it is not a VQ-GAN checkpoint")
-
-
-@register_model("vqgan", task="autoencoder", check_file=check_weights_file)
+@register_model("vqgan", task="autoencoder")
 class VQGAN(BaselineModel):
     """VQ-GAN autoencoder of 768 px chest X-rays: ``encode`` → discrete latent → ``decode``.
 
@@ -97,6 +89,16 @@ class VQGAN(BaselineModel):
     architecture = "vqgan"
     default_weights = "cxr2-vqgan-768-sd"
     output_modes = ("reconstruction",)
+
+    @classmethod
+    def check_weights_file(cls, record: Weights, path: Path) -> None:
+        """Validator of the checkpoint (its shapes depend on the YAML, so only its parts are checked)."""
+        state = read_vqgan_state(path)
+        for part in ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.", "quantize.embedding.weight"):
+            if not any(key.startswith(part) for key in state):
+                raise WeightsFormatError(
+                    f"{path}: no {part!r} entries in its state_dict; it is not a VQ-GAN checkpoint"
+                )
 
     def __init__(
         self,
@@ -176,4 +178,4 @@ def _fetch_config(record: Weights, cache_dir: str | os.PathLike | None) -> Path:
     return Path(hub.fetch(resource, cache_dir=cache_dir))
 
 
-__all__ = ["VQGAN", "check_weights_file", "read_vqgan_config", "read_vqgan_state"]
+__all__ = ["VQGAN", "read_vqgan_config", "read_vqgan_state"]

@@ -23,7 +23,7 @@ from torch import nn
 from ..models._builders import register_model
 from ..models._loading import adapt_keys, read_file
 from ..models.densenet import DenseNetNetwork
-from ._base import BaselineModel, WeightsArg, check_network_file
+from ._base import BaselineModel, WeightsArg
 
 TARGETS = ["Cardiomegaly", "Edema", "Consolidation", "Atelectasis", "Effusion"]
 _WIDTH = 1024  # channels of the DenseNet-121 feature map
@@ -153,17 +153,7 @@ class JFHealthcareNetwork(nn.Module):
         return torch.cat(logits, dim=1)
 
 
-def _read(path: Path) -> dict[str, torch.Tensor]:
-    state, _ = read_file(path)
-    return adapt_keys(state)  # tolerates a DataParallel ``module.`` prefix
-
-
-def check_weights_file(record: object, path: Path) -> None:
-    """Validator of the published file (see :func:`xrayvision.models.check_weights_file`)."""
-    check_network_file(JFHealthcareNetwork, _read, path)
-
-
-@register_model("jfhealthcare-densenet121", task="classification", check_file=check_weights_file)
+@register_model("jfhealthcare-densenet121", task="classification")
 class DenseNet(BaselineModel):
     """JF Healthcare's CheXpert model: 5 findings from a 512 px image.
 
@@ -190,13 +180,19 @@ class DenseNet(BaselineModel):
     architecture = "jfhealthcare-densenet121"
     default_weights = "jfhealthcare"
     output_modes = ("probabilities", "logits")
+    network = staticmethod(JFHealthcareNetwork)
+
+    @staticmethod
+    def read(path: Path) -> dict[str, torch.Tensor]:
+        state, _ = read_file(path)
+        return adapt_keys(state)  # tolerates a DataParallel ``module.`` prefix
 
     def __init__(
         self, apply_sigmoid: bool = True, *, weights: WeightsArg = True, cache_dir: str | os.PathLike | None = None
     ):
         super().__init__()
-        self.model = JFHealthcareNetwork(len(self.targets))
-        self.load_network(self.model, weights, cache_dir, _read)
+        self.model = self.network()
+        self.load_network(self.model, weights, cache_dir)
         self.apply_sigmoid = apply_sigmoid
         self.eval()
 
@@ -222,4 +218,4 @@ class DenseNet(BaselineModel):
         return "jfhealthcare-DenseNet121"
 
 
-__all__ = ["DenseNet", "JFHealthcareNetwork", "TARGETS", "check_weights_file"]
+__all__ = ["DenseNet", "JFHealthcareNetwork", "TARGETS"]

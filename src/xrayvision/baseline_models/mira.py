@@ -15,19 +15,14 @@ from torch import nn
 
 from ..models._builders import register_model
 from ..models._loading import read_wrapped_state, strip_prefix
-from ..models._registry import Weights
-from ._base import check_network_file, to_unit_range
+from ._base import to_unit_range
 from ._resnet_classifier import RESNET34, ResNetClassifier
 
 TARGETS = ["Male", "Female"]
 
 
-def check_weights_file(record: Weights, path: Path) -> None:
-    """Validator of the published file (see :func:`xrayvision.models.check_weights_file`)."""
-    check_network_file(SexModel.network, SexModel.read, path)
 
-
-@register_model("mira-resnet34", task="classification", check_file=check_weights_file)
+@register_model("mira-resnet34", task="classification")
 class SexModel(ResNetClassifier):
     """Sex (``targets``: Male = index 0, Female) from a 224 px image.
 
@@ -71,4 +66,4 @@ class SexModel(ResNetClassifier):
         return "MIRA-SexModel-resnet34"
 
 
-__all__ = ["SexModel", "TARGETS", "check_weights_file"]
+__all__ = ["SexModel", "TARGETS"]

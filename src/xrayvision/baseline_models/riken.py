@@ -28,12 +28,6 @@ from ._base import BaselineModel, WeightsArg, imagenet_normalize
 TARGETS = ["Age"]
 
 
-def check_weights_file(record: Weights, path: Path) -> None:
-    """Validator: the file is a TorchScript archive (it is not loaded: that would run it)."""
-    if not is_torchscript(path):
-        raise WeightsFormatError(f"{path} is not a TorchScript archive; it is not the {record.name!r} model")
-
-
 def load_trusted_torchscript(
     path: Path, record: Weights | None, cache_dir: str | os.PathLike | None, trust_now: bool
 ) -> torch.jit.ScriptModule:
@@ -64,7 +58,7 @@ def load_trusted_torchscript(
         return torch.jit.load(str(path), map_location="cpu")
 
 
-@register_model("riken-torchscript", task="regression", check_file=check_weights_file)
+@register_model("riken-torchscript", task="regression")
 class AgeModel(BaselineModel):
     """Age in years (``targets``: Age) from a 320 px image. Reported MAE 3.67 years (NIH).
 
@@ -93,6 +87,12 @@ class AgeModel(BaselineModel):
     default_weights = "riken"
     output_modes = ("years",)
 
+    @classmethod
+    def check_weights_file(cls, record: Weights, path: Path) -> None:
+        """Validator: the file is a TorchScript archive (it is not loaded: that would run it)."""
+        if not is_torchscript(path):
+            raise WeightsFormatError(f"{path} is not a TorchScript archive; it is not the {record.name!r} model")
+
     def __init__(
         self, weights: WeightsArg = True, *, cache_dir: str | os.PathLike | None = None, trust_torchscript: bool = False
     ):
@@ -113,4 +113,4 @@ class AgeModel(BaselineModel):
         return "riken-age-prediction"
 
 
-__all__ = ["AgeModel", "TARGETS", "check_weights_file", "load_trusted_torchscript"]
+__all__ = ["AgeModel", "TARGETS", "load_trusted_torchscript"]

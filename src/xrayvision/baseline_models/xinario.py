@@ -14,19 +14,14 @@ from torch import nn
 
 from ..models._builders import register_model
 from ..models._loading import read_file, strip_prefix
-from ..models._registry import Weights
-from ._base import check_network_file, imagenet_normalize
+from ._base import imagenet_normalize
 from ._resnet_classifier import RESNET50, ResNetClassifier
 
 TARGETS = ["Frontal", "Lateral"]
 
 
-def check_weights_file(record: Weights, path: Path) -> None:
-    """Validator of the published file (see :func:`xrayvision.models.check_weights_file`)."""
-    check_network_file(ViewModel.network, ViewModel.read, path)
 
-
-@register_model("xinario-resnet50", task="classification", check_file=check_weights_file)
+@register_model("xinario-resnet50", task="classification")
 class ViewModel(ResNetClassifier):
     """View (``targets``: Frontal, Lateral) from a 224 px image.
 
@@ -74,4 +69,4 @@ class ViewModel(ResNetClassifier):
         return "xinario-view-prediction"
 
 
-__all__ = ["TARGETS", "ViewModel", "check_weights_file"]
+__all__ = ["TARGETS", "ViewModel"]

@@ -48,7 +48,9 @@ BUILDER_MODULES = (
 
 #: ``check_file(record, path)``: parse ``path`` through the safe loader as ``record``'s
 #: weights (format, keys, shapes) without building the network in memory; raise
-#: :class:`WeightsFormatError` (or :class:`UnsafeWeightsError`) when it does not fit.
+#: :class:`WeightsFormatError` (or :class:`UnsafeWeightsError`) when it does not fit. A
+#: builder with a ``check_weights_file(record, path)`` attribute (every baseline) needs
+#: no ``check_file`` argument.
 FileCheck = Callable[[Weights, Path], None]
 
 _T = TypeVar("_T")
@@ -82,7 +84,8 @@ def register_model(*architectures: str, task: str, check_file: FileCheck | None 
     Args:
         *architectures: ``architecture`` values of ``weights.json`` records it builds.
         task: what it outputs (one of :data:`TASKS`).
-        check_file: validator of weight files for these architectures (see :data:`FileCheck`).
+        check_file: validator of weight files for these architectures (see :data:`FileCheck`);
+            default: the builder's own ``check_weights_file``, if it has one.
 
     Returns:
         The decorator; it returns the builder unchanged.
@@ -100,7 +103,8 @@ def register_model(*architectures: str, task: str, check_file: FileCheck | None 
             known = _ENTRIES.get(architecture)
             if known is not None and known.builder is not builder:
                 raise ValueError(f"architecture {architecture!r} is already built by {known.builder!r}")
-            _ENTRIES[architecture] = ModelEntry(architecture, builder, task, check_file)  # type: ignore[arg-type]
+            check = check_file or getattr(builder, "check_weights_file", None)
+            _ENTRIES[architecture] = ModelEntry(architecture, builder, task, check)  # type: ignore[arg-type]
         return builder
 
     return decorate

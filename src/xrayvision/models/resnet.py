@@ -199,7 +199,7 @@ class ResNet(ClassifierAttributes, nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled image features ``[B, 2048]`` (resized to the native resolution first)."""
-        return self.model.pooled(self._prepare(x))
+        return torch.flatten(self.model.avgpool(self.model.trunk(self._prepare(x))), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, 18]`` for a batch ``[B, 1, H, W]`` in [-1024, 1024]."""
