@@ -1,4 +1,4 @@
-"""The ``xrv`` command line: ``xrv demo``, ``xrv datasets``, ``xrv weights``, ``xrv predict``."""
+"""The ``xrv`` command line: ``xrv demo``, ``xrv datasets``, ``xrv weights``, ``xrv predict``, ``xrv segment``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ._common import UsageError
 
 #: Subcommand modules; each defines ``register(subparsers)`` that adds its parser and
 #: sets ``func`` (called with the parsed arguments, returning an exit status).
-_COMMANDS = ("demo", "datasets", "weights", "predict", "train", "evaluate", "calibrate")
+_COMMANDS = ("demo", "datasets", "weights", "predict", "segment", "train", "evaluate", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
