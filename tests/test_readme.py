@@ -38,7 +38,7 @@ def readme_python_blocks() -> list[str]:
 
 
 @pytest.mark.realdata
-def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
+def test_readme_tour_runs(realdata, tmp_path, monkeypatch, unpinned_registry):
     """Run the tour's Python blocks as written, on real samples and official-format files.
 
     The shipped metadata come from a local mirror folder (the reference's copies in
@@ -63,14 +63,6 @@ def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
     monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(realdata / "xrv-metadata"))
     monkeypatch.setenv("XRV_OFFLINE", "1")
     get = xrv.models.get_weights
-    # Random weights cannot match the published digest of the official "all" file: the
-    # registry's pins are lifted for this test only (the files then pass the content check).
-    import dataclasses
-
-    from xrayvision.models._registry import Weights
-
-    published = Weights.resource
-    monkeypatch.setattr(Weights, "resource", lambda w: dataclasses.replace(published(w), sha256=None, size=None))
     torch.save(xrv.models.DenseNet(weights=None).state_dict(), cache / get("densenet121-res224-all").filename)
     torch.save(xrv.models.ResNet(weights=None).model.state_dict(), cache / get("resnet50-res512-all").filename)
     torch.save(xrv.autoencoders.ResNetAE().state_dict(), cache / get("101-elastic").filename)

@@ -82,8 +82,9 @@ def test_cli_import_with_trust(tmp_path, capsys):
     assert riken.AgeModel().weights == "riken"
     state = tmp_path / xrv.models.get_weights("mira").filename
     torch.save({"state_dict": {}}, state)
-    assert main(["weights", "import", str(state), "--trust"]) == 2
-    assert "--trust is for TorchScript files" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_status:  # a usage error: argparse's own path
+        main(["weights", "import", str(state), "--trust"])
+    assert exit_status.value.code == 2 and "--trust is for TorchScript files" in capsys.readouterr().err
 
 
 def test_trust_record_format(tmp_path):

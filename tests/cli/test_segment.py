@@ -65,7 +65,7 @@ def test_overlay_tints_only_the_structures():
 
 
 @pytest.fixture
-def pspnet_in_cache(monkeypatch):
+def pspnet_in_cache(monkeypatch, unpinned_registry):
     network = chestx_det.PSPNetNetwork().eval()
     cache = Path(os.environ["XRV_CACHE_DIR"])
     cache.mkdir(parents=True, exist_ok=True)
