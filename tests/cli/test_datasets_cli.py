@@ -88,13 +88,15 @@ def test_verify_reports_missing_and_corrupt(covid, capsys) -> None:
     assert "(existence only): 1 missing, 0 unreadable" in capsys.readouterr().out
 
 
-def test_verify_wrong_imgpath_hint(covid, tmp_path, capsys) -> None:
+def test_verify_wrong_imgpath_says_so_once(covid, tmp_path, capsys) -> None:
     args = ["--imgpath", str(tmp_path / "elsewhere"), "--csvpath", str(covid["csvpath"])]
     assert main(["datasets", "verify", "covid19", *args, "--quiet"]) == 1
-    assert "is --imgpath" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "imgpath=" in captured.err and "is not an existing folder" in captured.err
 
 
-class _NoPathsCOVID(COVID19_Dataset):
+class NoPaths_Dataset(COVID19_Dataset):
     """A dataset that cannot say where its files are: verify must read every item."""
 
     _image_path = None
@@ -106,9 +108,10 @@ class _NoPathsCOVID(COVID19_Dataset):
 
 
 def test_verify_reads_items_when_paths_are_unknown(covid, monkeypatch, capsys) -> None:
-    import xrayvision.cli.datasets as cli
+    from xrayvision.datasets import _registry
 
-    monkeypatch.setattr(cli, "dataset_classes", lambda: {"NoPaths_Dataset": _NoPathsCOVID})
+    monkeypatch.setattr(_registry, "DATASETS", list(_registry.DATASETS))
+    _registry.register_dataset(_registry.DatasetRecord("NoPaths_Dataset", __name__, "nopaths"))
     (covid["imgpath"] / "sars-1.jpeg").unlink()
     (covid["imgpath"] / "myco-5.jpg").write_bytes(b"not an image at all")
     assert main(["datasets", "verify", "nopaths", *covid_args(covid), "--quiet"]) == 1

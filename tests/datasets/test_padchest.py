@@ -10,8 +10,6 @@ from xrayvision.datasets.padchest import PADCHEST_PATHOLOGIES, PC_Dataset, padch
 from xrayvision.errors import MissingImageError
 from xrayvision.fakedata.padchest import BAD_IMAGE, write_padchest
 
-from .contract import check_dataset_contract
-
 
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
@@ -22,9 +20,8 @@ def _positives(d, i):
     return {d.pathologies[j] for j in np.flatnonzero(d.labels[i] == 1)}
 
 
-def test_contract(fake):
+def test_sixteen_bit_pixels_are_in_range(fake):
     d = PC_Dataset(imgpath=fake["imgpath"], csvpath=fake["csvpath"], views="*", unique_patients=False)
-    check_dataset_contract(d, constructor=lambda: PC_Dataset(imgpath=fake["imgpath"], csvpath=fake["csvpath"]))
     assert d[0]["img"].max() <= 1024 and d[0]["img"].min() >= -1024
 
 
