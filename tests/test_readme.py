@@ -78,4 +78,5 @@ def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
     assert namespace["sample"]["idx"] == 0 and namespace["sample"]["img"].shape == (1, 224, 224)
     assert namespace["probabilities"].shape == (1, 18)
     assert tuple(namespace["features"].shape) == (1, 1024, 7, 7)
+    assert namespace["model"].targets == ["Cardiomegaly", "Effusion"] and namespace["result"].steps == 12
     assert namespace["image"].shape[-2:] == (224, 224)

@@ -21,6 +21,7 @@ _SUBMODULES = (
     "hub",
     "io",
     "models",
+    "train",
     "transforms",
     "utils",
 )

@@ -136,3 +136,14 @@ class UnsupportedColourError(UnsupportedImageError, NotImplementedError):
 
 class TransformError(XRVError, ValueError):
     """A transform got an input of the wrong type, shape or dtype, or an invalid option."""
+
+
+# --- training, evaluation and calibration -------------------------------------------
+
+
+class ConfigError(XRVError, ValueError):
+    """A training or evaluation configuration has an unknown key, a wrong type or a bad value."""
+
+
+class TrainingError(XRVError, RuntimeError):
+    """A training run cannot go on (a NaN loss, a checkpoint that does not fit, a full disk)."""

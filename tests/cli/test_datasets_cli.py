@@ -24,7 +24,7 @@ def test_list_names_every_source(capsys) -> None:
     assert main(["datasets", "list"]) == 0
     out = capsys.readouterr().out
     sources = [n for n in datasets.__all__ if n.endswith("_Dataset") and n != "Merge_Dataset"]
-    assert len(sources) == 17  # 16 sources + the VinBrain alias
+    assert len(sources) == 20  # 16 sources + the VinBrain alias + 3 generated (phantom, its folder, crosses)
     for name in sources:
         assert f"\n{name}" in "\n" + out, name
     assert "Merge_Dataset" not in out

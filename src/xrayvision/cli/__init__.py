@@ -12,7 +12,7 @@ from ..errors import XRVError
 
 #: Subcommand modules; each defines ``register(subparsers)`` that adds its parser and
 #: sets ``func`` (called with the parsed arguments, returning an exit status).
-_COMMANDS = ("demo", "datasets", "weights", "predict", "cache")
+_COMMANDS = ("demo", "datasets", "weights", "predict", "train", "evaluate", "calibrate", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,7 +32,11 @@ _NAMES = {
     "apply_transforms": "..transforms",
     "normalize": "..io",
     # one module per source, from the registry
-    **{name: record.module for record in DATASETS for name in (record.name, *record.aliases)},
+    **{name: record.module for record in DATASETS for name in (record.name, *record.aliases) if name.endswith("_Dataset")},
+    # helpers of the generated datasets
+    "SiteStyle": ".synthetic_chest",
+    "write_synthetic_chest": ".synthetic_chest_folder",
+    "red_herring_splits": ".synthetic_cross",
 }
 
 __getattr__, _lazy_dir = lazy_namespace(__name__, _NAMES)

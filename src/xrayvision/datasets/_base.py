@@ -147,6 +147,7 @@ class Dataset(torch.utils.data.Dataset):
     #: should be (it may be absent), under ``imgpath``. Classes whose images are plain
     #: files define it as a method; ``None`` means the class cannot say (its images are
     #: zip members or found by searching), and then it must override :meth:`_read_image`.
+    #: It raises MissingImageError for a row whose metadata names no file at all.
     _image_path: Callable[[int], PathLike] | None = None
 
     def _read_image(self, index: int) -> np.ndarray:

@@ -118,9 +118,18 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: object,
 
 
 def image_file(imgpath: PathLike, relative: str, dataset: str, hint: str = "") -> Path:
-    """Return ``imgpath / relative`` or raise :class:`MissingImageError` when absent."""
+    """Return ``imgpath / relative`` or raise :class:`MissingImageError` when absent.
+
+    When ``imgpath`` is a resized copy (``xrv datasets resize``) whose file for ``relative``
+    has another extension (a JPEG or DICOM original stored as PNG), that file is returned.
+    """
     path = Path(imgpath) / relative
     if not path.is_file():
+        from .resize import copy_file  # only on a miss: no cost for ordinary folders
+
+        copied = copy_file(imgpath, relative)
+        if copied is not None:
+            return copied
         message = f"{dataset}: image {relative!r} listed in the metadata is not in imgpath={str(imgpath)!r}"
         if not Path(imgpath).is_dir():
             message += " (imgpath is not an existing folder)"

@@ -39,7 +39,9 @@ class DatasetRecord:
         name: the class name (``"NIH_Dataset"``), also its name in ``xrayvision.datasets``.
         module: the module defining it (``"xrayvision.datasets.nih"``).
         short_name: a lower-case name for command lines and configs (``"nih"``).
-        aliases: other class names of the same class (``"VinBrain_Dataset"``).
+        aliases: other names of the same class: an old class name (``"VinBrain_Dataset"``,
+            also exported by ``xrayvision.datasets``) or a short name the reference's
+            training script used (``"pc"``, ``"kaggle"``).
         example: ``"module:function"`` of ``function(root: Path) -> dict``, the
             constructor arguments of a small instance (see the module docstring).
     """
@@ -68,19 +70,19 @@ class DatasetRecord:
         return make(Path(root))
 
 
-def _builtin(name: str, module: str, short_name: str, *aliases: str) -> DatasetRecord:
+def _builtin(name: str, module: str, short_name: str, *aliases: str, example: str | None = None) -> DatasetRecord:
     return DatasetRecord(name, f"xrayvision.datasets.{module}", short_name, aliases,
-                         example=f"xrayvision.fakedata.{module}:example")  # fmt: skip
+                         example=example or f"xrayvision.fakedata.{module}:example")  # fmt: skip
 
 
 #: The records, in listing order.
 DATASETS: list[DatasetRecord] = [
     _builtin("NIH_Dataset", "nih", "nih"),
-    _builtin("NIH_Google_Dataset", "nih_google", "nih_google"),
-    _builtin("RSNA_Pneumonia_Dataset", "rsna", "rsna"),
+    _builtin("NIH_Google_Dataset", "nih_google", "nih_google", "google"),
+    _builtin("RSNA_Pneumonia_Dataset", "rsna", "rsna", "kaggle"),
     _builtin("CheX_Dataset", "chexpert", "chexpert"),
     _builtin("CheXlocalize_Dataset", "chexlocalize", "chexlocalize"),
-    _builtin("MIMIC_Dataset", "mimic", "mimic"),
+    _builtin("MIMIC_Dataset", "mimic", "mimic", "mimic_ch"),
     _builtin("BRAX_Dataset", "brax", "brax"),
     _builtin("PC_Dataset", "padchest", "padchest"),
     _builtin("Openi_Dataset", "openi", "openi"),
@@ -88,10 +90,17 @@ DATASETS: list[DatasetRecord] = [
     _builtin("NLMTB_Dataset", "nlmtb", "nlmtb"),
     _builtin("TBX11K_Dataset", "tbx11k", "tbx11k"),
     _builtin("SIIM_Pneumothorax_Dataset", "siim", "siim"),
-    _builtin("VinDr_Dataset", "vindr", "vindr", "VinBrain_Dataset"),
+    _builtin("VinDr_Dataset", "vindr", "vindr", "VinBrain_Dataset", "vin"),
     _builtin("StonyBrookCOVID_Dataset", "stonybrook", "stonybrook"),
     _builtin("ObjectCXR_Dataset", "objectcxr", "objectcxr"),
-]
+    # generated, with known ground truth: their examples write nothing (but the folder copy)
+    _builtin("SyntheticChest_Dataset", "synthetic_chest", "synthetic_chest", "phantom",
+             example="xrayvision.fakedata.synthetic:chest_example"),
+    _builtin("SyntheticChestFolder_Dataset", "synthetic_chest_folder", "synthetic_chest_folder",
+             example="xrayvision.fakedata.synthetic:chest_folder_example"),
+    _builtin("SyntheticCross_Dataset", "synthetic_cross", "synthetic_cross", "cross",
+             example="xrayvision.fakedata.synthetic:cross_example"),
+]  # fmt: skip
 
 
 def register_dataset(record: DatasetRecord) -> None:
@@ -123,7 +132,7 @@ def dataset_record(name: str) -> DatasetRecord:
     for record in DATASETS:
         if wanted in _keys(record):
             return record
-    raise UnknownNameError("dataset", name, [n for r in DATASETS for n in (r.name, r.short_name)])
+    raise UnknownNameError("dataset", name, [n for r in DATASETS for n in (r.name, r.short_name, *r.aliases)])
 
 
 def get_dataset_class(name: str) -> type:

@@ -6,13 +6,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import MissingImageError
 from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
-from ._files import read_image_file, read_metadata_csv, require_columns
+from ._files import read_metadata_csv, require_columns
 from ._problems import drop_duplicate_rows, note_missing
 from .padchest import yyyymmdd_to_days
 
@@ -136,12 +135,16 @@ class MIMIC_Dataset(Dataset):
         self._finish_csv()
         self._set_labels(chexpert_label_matrix(self.csv, source=str(self.csvpath)), CHEXPERT_PATHOLOGIES)
 
-    def _read_image(self, index: int) -> np.ndarray:
+    def _image_path(self, index: int) -> Path:
+        """Where item ``index``'s file should be (it may be absent).
+
+        Raises:
+            MissingImageError: the study has no image in the metadata (no ``dicom_id``).
+        """
         subject, study, dicom = (self.csv[c].iat[index] for c in ("subject_id", "study_id", "dicom_id"))
         if pd.isna(dicom):
             raise MissingImageError(
                 f"MIMIC_Dataset: study s{study} of p{subject} is in {self.csvpath} "
                 f"but has no image in {self.metacsvpath}; filter it out or check the metadata file"
             )
-        relative = f"p{str(subject)[:2]}/p{subject}/s{study}/{dicom}.jpg"
-        return read_image_file(self.imgpath, relative, type(self).__name__, DOWNLOAD_HINT)
+        return self.imgpath / f"p{str(subject)[:2]}/p{subject}/s{study}/{dicom}.jpg"

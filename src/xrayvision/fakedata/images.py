@@ -8,32 +8,18 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from ..io.write import write_atomic as _atomic_write
 
 __all__ = ["chest_xray_like", "encode_jpeg", "encode_png", "write_dicom", "write_jpeg", "write_png"]
 
 #: transfer_syntax names accepted by write_dicom. "jpeg_lossless" cannot be written:
 #: no installed encoder supports JPEG lossless (process 14); pylibjpeg only decodes it.
 DICOM_TRANSFER_SYNTAXES = ("explicit", "implicit", "rle", "jpeg2000", "jpeg_baseline")
-
-
-def _atomic_write(path: str | os.PathLike, payload: bytes) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
 
 
 def _pil_image(array: np.ndarray, palette: np.ndarray | None):

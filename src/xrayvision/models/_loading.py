@@ -73,6 +73,21 @@ def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return dict(hub.load_weights_file(path)), {}
 
 
+def weight_set_config(path: Path) -> dict[str, Any]:
+    """The JSON record of an xrayvision weight set (``<base>.json`` beside ``<base>.safetensors``),
+    or ``{}`` for any other file (official release files carry no record)."""
+    import json
+
+    record = path.with_suffix(".json")
+    if path.suffix not in (".safetensors", ".json") or not record.is_file():
+        return {}
+    try:
+        config = json.loads(record.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise WeightsFormatError(f"{record}: not valid JSON: {err}") from err
+    return config if isinstance(config, dict) else {}
+
+
 def adapt_keys(state: Mapping[str, torch.Tensor], prefix_to_strip: tuple[str, ...] = ("module.",)) -> dict[str, torch.Tensor]:
     """Normalise historical key spellings: DataParallel ``module.`` prefixes, legacy
     ``norm.1``-style dense-layer names, and the ``op_threshs`` buffer of a saved
@@ -152,15 +167,22 @@ def model_metadata(model: torch.nn.Module) -> dict[str, Any]:
         "labels": list(getattr(model, "targets", []) or []),
         "op_threshs": None if thresholds is None else [None if t != t else t for t in thresholds.tolist()],
         "input_resolution": getattr(model, "input_resolution", None),
+        "architecture_options": dict(getattr(model, "build_options", None) or {}),
     }
 
 
-def save_model(model: torch.nn.Module, path: str | os.PathLike) -> Path:
-    """Save ``model`` as an xrayvision checkpoint (``<path>.safetensors`` + ``<path>.json``).
+def save_model(model: torch.nn.Module, path: str | os.PathLike, **record: Any) -> Path:
+    """Save ``model`` as an xrayvision weight set (``<path>.safetensors`` + ``<path>.json``).
 
-    ``DenseNet(weights=...)`` / ``ResNet(weights=...)`` / ``get_model`` given the
-    ``.safetensors`` path rebuild the same model (labels, thresholds, resolution)
-    without any pickle.
+    ``xrv.models.get_model(path)``, ``DenseNet(weights=path)``, ``ResNet(weights=path)``,
+    ``xrv predict --weights path`` and ``xrv evaluate --weights path`` rebuild the same
+    model (architecture, labels, thresholds, resolution) without any pickle.
+
+    Args:
+        model: a library classifier (its labels, thresholds and resolution are recorded).
+        path: base path; ``.safetensors`` and ``.json`` are added.
+        **record: further fields of the JSON record (``training_data``, ``licence``,
+            ``description``, ``ppv80_thres``, ...).
 
     Returns:
         The path of the tensor file.
@@ -168,5 +190,5 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike) -> Path:
     from .. import hub
 
     state = {k: v for k, v in model.state_dict().items() if k != "op_threshs"}
-    weights_file, _ = hub.save_checkpoint(state, path, model_metadata(model))
+    weights_file, _ = hub.save_checkpoint(state, path, {**model_metadata(model), **record})
     return Path(weights_file)

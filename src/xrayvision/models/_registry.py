@@ -216,14 +216,42 @@ def list_models() -> list[str]:
     return [n for n in _iter_names(None) if _registry()[0][n].kind in (CLASSIFIER, AUTOENCODER)]
 
 
-def get_model(name: str, **kwargs: Any) -> Any:
+def _model_from_file(path: str | os.PathLike, **kwargs: Any) -> Any:
+    """A model from a local weight file: an xrayvision weight set (its JSON record names
+    the architecture) or an official release file (recognised by its file name)."""
+    from pathlib import Path
+
+    from ._loading import resolve, weight_set_config
+
+    record, local = resolve(path)
+    architecture = record.architecture if record is not None else weight_set_config(local).get("architecture")
+    if architecture is None:
+        raise UnknownNameError("model file", str(path), [w.filename for w in all_weights()])
+    if architecture.startswith("densenet"):
+        from .densenet import DenseNet
+
+        return DenseNet(weights=Path(local), **kwargs)
+    if architecture.startswith("resnetae"):
+        from .autoencoder import ResNetAE
+
+        return ResNetAE(weights=Path(local), **kwargs)
+    if architecture.startswith("resnet"):
+        from .resnet import ResNet
+
+        return ResNet(weights=Path(local), **kwargs)
+    raise UnknownNameError(f"architecture (in {path})", architecture, ["densenet121", "resnet50", "resnet101"])
+
+
+def get_model(name: str | os.PathLike, **kwargs: Any) -> Any:
     """Build the pre-trained model registered under ``name`` (weights downloaded on first use).
 
     Unlike the reference, short aliases (``"all"``) are accepted as well as the long
     names (``"densenet121-res224-all"``), and unknown names raise a typed error.
 
     Args:
-        name: a name from :func:`list_models`.
+        name: a name from :func:`list_models`, or the path of a weight file: a weight
+            set saved by :func:`save_model` / ``xrv train`` (``.safetensors`` or ``.json``),
+            or an official release file.
         **kwargs: passed to the model class (``apply_sigmoid``, ``cache_dir``, ...).
 
     Returns:
@@ -235,6 +263,8 @@ def get_model(name: str, **kwargs: Any) -> Any:
     """
     by_name, _ = _registry()
     weights = by_name.get(name) if isinstance(name, str) else None
+    if weights is None and isinstance(name, (str, os.PathLike)) and os.path.isfile(os.path.expanduser(name)):
+        return _model_from_file(name, **kwargs)
     if weights is None or weights.kind == BASELINE:
         raise UnknownNameError("model", name, list_models())
     if weights.architecture.startswith("densenet"):

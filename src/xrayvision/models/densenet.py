@@ -157,21 +157,29 @@ class DenseNet(ClassifierAttributes, nn.Module):
     ):
         super().__init__()
         record, path = _loading.resolve(weights) if weights is not None else (None, None)
+        # An xrayvision weight set fixes its own architecture and number of outputs.
+        saved = _loading.weight_set_config(path) if path is not None else {}
+        options = {"growth_rate": growth_rate, "block_config": tuple(block_config), "num_init_features": num_init_features,
+                   "bn_size": bn_size, "drop_rate": drop_rate, "in_channels": in_channels}  # fmt: skip
+        options.update({k: v for k, v in (saved.get("architecture_options") or {}).items() if k in options})
+        options["block_config"] = tuple(options["block_config"])
+        if saved.get("labels"):
+            num_classes = len(saved["labels"])
         if record is not None and not record.architecture.startswith("densenet"):
             raise ValueError(
                 f"weights {record.name!r} are for a {record.architecture}, not a DenseNet; "
                 f"use xrv.models.get_model({record.name!r})"
             )
-        if weights is not None and num_classes != len(default_pathologies):
+        if weights is not None and not saved.get("labels") and num_classes != len(default_pathologies):
             raise ValueError(
                 "num_classes and weights cannot both be specified: the weights fix the outputs; "
                 "replace model.classifier afterwards to fine-tune a new head"
             )
         self._init_attributes(weights, record, apply_sigmoid)
-        self.in_channels = in_channels
-        self.features, width = densenet_features(
-            growth_rate, block_config, num_init_features, bn_size, drop_rate, in_channels
-        )
+        self.in_channels = options["in_channels"]
+        #: The constructor keywords of this architecture (saved with the weights).
+        self.build_options = options
+        self.features, width = densenet_features(**options)
         self.classifier = nn.Linear(width, num_classes)
         self._init_parameters()
         # A copy: mutating model.targets must never reach the registry.

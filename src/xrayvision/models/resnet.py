@@ -125,8 +125,11 @@ class ResNet(ClassifierAttributes, nn.Module):
     ):
         super().__init__()
         record, path = _loading.resolve(weights) if weights is not None else (None, None)
+        saved = _loading.weight_set_config(path) if path is not None else {}
         if record is not None:
             arch = record.architecture
+        elif saved.get("architecture"):
+            arch = saved["architecture"]
         if arch not in _LAYERS:
             raise ValueError(
                 f"{arch!r} is not a ResNet architecture (expected one of {sorted(_LAYERS)}); "
@@ -134,7 +137,8 @@ class ResNet(ClassifierAttributes, nn.Module):
             )
         self.architecture = arch
         self._init_attributes(weights, record, apply_sigmoid)
-        self.model = ResNetBackbone(_LAYERS[arch], num_classes=len(default_pathologies), in_channels=1)
+        outputs = len(saved["labels"]) if saved.get("labels") else len(default_pathologies)
+        self.model = ResNetBackbone(_LAYERS[arch], num_classes=outputs, in_channels=1)
         self.targets: list[str] = list(record.labels) if record else list(default_pathologies)
         self.register_buffer("op_threshs", None)
         self.input_resolution = 512

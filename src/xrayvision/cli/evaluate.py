@@ -1,0 +1,67 @@
+"""``xrv evaluate``: per-pathology AUC tables with bootstrap intervals, across datasets.
+
+Each model is scored on each dataset (relabelled to the model's labels); the table is
+printed and saved as CSV and Markdown, with ROC curves as PNG. Runs under ``torchrun``
+too: each process scores a shard, the table is computed once on the gathered outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ._data_args import add_dataset_arguments, datasets_from_arguments
+
+_EXAMPLE = """\
+examples:
+  xrv evaluate --weights densenet121-res224-all --dataset nih --imgpath NIH/images-224 \\
+               --dataset pc --imgpath PC/images-224
+  xrv evaluate --weights runs/x/best.safetensors --config runs/x/config.toml --split test
+  torchrun --nproc_per_node=8 -m xrayvision evaluate --weights all --dataset chex --imgpath CheXpert-v1.0"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="AUC per pathology with 95% bootstrap intervals, across datasets",
+        description=__doc__, epilog=_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--weights", action="append", required=True, metavar="NAME|FILE",
+                        help="a registry name or a weight file (repeat to compare models)")  # fmt: skip
+    add_dataset_arguments(parser, default_split="test")
+    parser.add_argument("--out", default="xrv-evaluation", help="folder for auc.csv, auc.md and the ROC curves")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers per process")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", dest="quiet", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..models import get_model
+    from ..train import distributed
+    from ..train.evaluation import Evaluation, evaluate_model, scoring_mode
+
+    context = distributed.setup(args.device)
+    try:
+        results = []
+        for weights in args.weights:
+            model = scoring_mode(get_model(weights)).to(context.device)
+            datasets = datasets_from_arguments(args, int(getattr(model, "input_resolution", None) or 224))
+            results.append(evaluate_model(
+                model, datasets, name=weights, context=context, batch_size=args.batch_size, workers=args.workers,
+                bootstrap=args.bootstrap, seed=args.seed, progress=not args.quiet,
+            ))  # fmt: skip
+        if context.is_main:
+            merged = Evaluation(pd.concat([r.table for r in results], ignore_index=True),
+                                {k: v for r in results for k, v in r.curves.items()})  # fmt: skip
+            print(merged.markdown())
+            written = merged.save(args.out)
+            print(f"saved {', '.join(str(p) for p in written.values())}")
+    finally:
+        distributed.teardown(context)
+    return 0

@@ -1,0 +1,129 @@
+"""Operating points (``op_threshs``) from held-out data, in the space the model outputs.
+
+For each pathology the threshold maximising Youden's J (sensitivity + specificity - 1)
+is computed on the model's *probabilities*, and the lowest threshold reaching 80 %
+precision alongside. The reference's calibration script applied a second sigmoid to
+outputs that were already probabilities, so its ResNet thresholds live in
+sigmoid(probability) space and the forward pass never meets them (docs/differences.md);
+here the thresholds are computed on exactly what ``op_norm`` will compare them with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import distributed
+from .evaluation import aligned, scoring_mode
+from .inference import predict_dataset
+from .metrics import auc_per_task, precision_threshold, youden_threshold
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Thresholds per model output (NaN where not computable: untrained slot, one class).
+
+    Attributes:
+        labels: the model's output names.
+        op_threshs: Youden's J thresholds on probabilities.
+        ppv80_thres: lowest thresholds with at least 80 % precision.
+        aucs: the AUC of each output on the calibration data.
+        positives, negatives: labelled counts per output.
+    """
+
+    labels: list[str]
+    op_threshs: list[float]
+    ppv80_thres: list[float]
+    aucs: list[float]
+    positives: list[int]
+    negatives: list[int]
+
+    def apply(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Set ``model.op_threshs`` (outputs become calibrated: each operating point maps to 0.5)."""
+        model.op_threshs = torch.tensor(self.op_threshs, dtype=torch.float32)
+        return model
+
+
+def thresholds_from_scores(probabilities: np.ndarray, labels: np.ndarray, precision: float = 0.8) -> tuple[list[float], list[float]]:
+    """Youden's J and precision thresholds of every column of ``probabilities``.
+
+    Args:
+        probabilities: ``[N, T]`` model probabilities.
+        labels: ``[N, T]`` of 1 / 0 / NaN.
+        precision: the precision the second thresholds must reach.
+
+    Returns:
+        ``(op_threshs, precision_thresholds)``, NaN for columns with a single class.
+    """
+    youden = [youden_threshold(probabilities[:, j], labels[:, j]) for j in range(labels.shape[1])]
+    ppv = [precision_threshold(probabilities[:, j], labels[:, j], precision) for j in range(labels.shape[1])]
+    return youden, ppv
+
+
+def calibrate(
+    model: torch.nn.Module,
+    datasets: Mapping[str, Any] | Any,
+    *,
+    context: distributed.Context | None = None,
+    batch_size: int = 32,
+    workers: int = 0,
+    progress: bool = False,
+) -> Calibration:
+    """Compute the operating points of ``model`` on held-out data.
+
+    The model is scored with calibration off and one sigmoid (its ``op_threshs`` and
+    ``apply_sigmoid`` are restored afterwards). Several datasets are pooled.
+
+    Args:
+        model: a library classifier (with ``targets``, ``op_threshs``, ``apply_sigmoid``).
+        datasets: a dataset, or ``{name: dataset}`` to pool; relabelled (on copies) to the
+            model's labels.
+        context, batch_size, workers, progress: inference settings.
+
+    Returns:
+        A :class:`Calibration` with one entry per model output.
+    """
+    if not isinstance(datasets, Mapping):
+        datasets = {"data": datasets}
+    labels_of_model = list(model.targets)
+    saved = (getattr(model, "op_threshs", None), getattr(model, "apply_sigmoid", False))
+    outputs_parts, labels_parts = [], []
+    try:
+        scoring_mode(model)
+        for name, dataset in datasets.items():
+            view, columns = aligned(dataset, labels_of_model)
+            outputs, labels = predict_dataset(model, view, context, batch_size=batch_size, workers=workers,
+                                              progress=progress, description=f"calibrating on {name}")  # fmt: skip
+            full = np.full((len(labels), len(labels_of_model)), np.nan, dtype=np.float32)
+            full[:, columns] = labels
+            outputs_parts.append(outputs)
+            labels_parts.append(full)
+    finally:
+        model.op_threshs, model.apply_sigmoid = saved
+    probabilities = np.concatenate(outputs_parts)
+    labels = np.concatenate(labels_parts)
+    youden, ppv = thresholds_from_scores(probabilities, labels)
+    aucs = auc_per_task(np.nan_to_num(probabilities, nan=0.0), labels)
+    return Calibration(
+        labels=labels_of_model, op_threshs=youden, ppv80_thres=ppv,
+        aucs=[float(a) for a in aucs],
+        positives=[int((labels[:, j] == 1).sum()) for j in range(labels.shape[1])],
+        negatives=[int((labels[:, j] == 0).sum()) for j in range(labels.shape[1])],
+    )  # fmt: skip
+
+
+def describe(calibration: Calibration) -> str:
+    """A plain-text table of the thresholds."""
+    lines = [f"{'pathology':<28}{'op_thresh':>10}{'ppv80':>10}{'AUC':>8}{'pos':>8}{'neg':>8}"]
+    for name, t, p, a, pos, neg in zip(calibration.labels, calibration.op_threshs, calibration.ppv80_thres,
+                                       calibration.aucs, calibration.positives, calibration.negatives):  # fmt: skip
+        if not name:
+            continue
+        fmt = lambda v: "-" if v is None or math.isnan(v) else f"{v:.4f}"  # noqa: E731
+        lines.append(f"{name:<28}{fmt(t):>10}{fmt(p):>10}{fmt(a):>8}{pos:>8}{neg:>8}")
+    return "\n".join(lines)
