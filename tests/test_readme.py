@@ -63,6 +63,14 @@ def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
     monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(realdata / "xrv-metadata"))
     monkeypatch.setenv("XRV_OFFLINE", "1")
     get = xrv.models.get_weights
+    # Random weights cannot match the published digest of the official "all" file: the
+    # registry's pins are lifted for this test only (the files then pass the content check).
+    import dataclasses
+
+    from xrayvision.models._registry import Weights
+
+    published = Weights.resource
+    monkeypatch.setattr(Weights, "resource", lambda w: dataclasses.replace(published(w), sha256=None, size=None))
     torch.save(xrv.models.DenseNet(weights=None).state_dict(), cache / get("densenet121-res224-all").filename)
     torch.save(xrv.models.ResNet(weights=None).model.state_dict(), cache / get("resnet50-res512-all").filename)
     torch.save(xrv.autoencoders.ResNetAE().state_dict(), cache / get("101-elastic").filename)
@@ -80,3 +88,22 @@ def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
     assert tuple(namespace["features"].shape) == (1, 1024, 7, 7)
     assert namespace["model"].targets == ["Cardiomegaly", "Effusion"] and namespace["result"].steps == 12
     assert namespace["image"].shape[-2:] == (224, 224)
+
+
+def test_readme_says_which_guarantee_holds_for_which_weight_file():
+    """The trust table names every weight set under the policy the code applies to it."""
+    import xrayvision as xrv
+    from xrayvision.models._registry import all_weights
+    from xrayvision.models._validate import content_check
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {"pinned": "pinned", "recorded on first use": "first-use", "unverified": "none"}
+    table: dict[str, str] = {}
+    for label, policy in rows.items():
+        line = re.search(rf"^\| {label} \|.*\| (.*) \|$", text, re.M)
+        assert line, f"README.md has no '{label}' row in its trust table"
+        for name in re.findall(r"`([^`]+)`", line.group(1)):
+            assert name not in table, f"{name} is listed twice"
+            table[name] = policy
+    expected = {w.name: xrv.hub.trust_policy(w.resource(), content_check(w)) for w in all_weights()}
+    assert table == expected

@@ -93,6 +93,11 @@ class OfflineError(DownloadError):
     """A file is needed, is not in the cache, and downloads are disabled."""
 
 
+class NoNetworkError(DownloadError):
+    """A download failed because this machine has no network access: the host name cannot
+    be resolved or the network is unreachable. Not retried: retrying cannot help."""
+
+
 class UnsafeWeightsError(XRVError, ValueError):
     """A weight file asks to run code or construct objects outside the safe allow-list."""
 

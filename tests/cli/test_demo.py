@@ -27,15 +27,24 @@ def test_demo_runs_offline_and_explains_how_to_get_weights(tmp_path, capsys, mon
 
 def test_demo_predicts_when_the_weights_are_cached(tmp_path, capsys, monkeypatch):
     torch = pytest.importorskip("torch")
-    weights = xrv.models.get_weights("densenet121-res224-all")
     model = xrv.models.DenseNet(weights=None)
     cache = tmp_path / "cache"
     cache.mkdir()
     monkeypatch.setenv("XRV_CACHE_DIR", str(cache))
     monkeypatch.setenv("XRV_OFFLINE", "1")
-    # An official-format (plain state-dict) file under the official name.
-    torch.save(model.state_dict(), cache / weights.filename)
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--patients", "4"]) == 0
+    # An official-format (plain state-dict) file under an official name without a
+    # published digest: it passes the DenseNet content check and is recorded on first use.
+    nih = xrv.models.get_weights("nih")
+    torch.save(model.state_dict(), cache / nih.filename)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--patients", "4", "--weights", "nih"]) == 0
     out = capsys.readouterr().out
     assert "images predicted; first image, top findings:" in out
-    assert "18 trained outputs" in out
+    assert "14 trained outputs" in out
+    assert (cache / f"{nih.filename}.sha256").is_file()
+    # The same random file under the name of a file with a published digest is refused.
+    pinned = xrv.models.get_weights("densenet121-res224-all")
+    torch.save(model.state_dict(), cache / pinned.filename)
+    assert main(["demo", "--out", str(tmp_path / "demo2"), "--patients", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "failed verification" in out and pinned.sha256 in out
+    assert "images predicted" not in out

@@ -95,26 +95,22 @@ def model_step(weights_name: str, images: list[np.ndarray]) -> None:
     import torch
 
     from ..errors import XRVError
-    from ..hub import legacy_cache_dir, verify_cached
+    from ..hub import advice, legacy_cache_dir, verify_cached
     from ..models import get_model, get_weights
+    from ..models._validate import content_check
 
     step(f"7. Predicting with the published model {weights_name!r}")
     weights = get_weights(weights_name)
-    status = verify_cached(weights.resource())
+    status = verify_cached(weights.resource(), check=content_check(weights))
     at_hand = (
-        status.state in ("ok", "unverified")
+        status.usable
         or (legacy_cache_dir() / weights.filename).is_file()
         or bool(os.environ.get("XRV_WEIGHTS_MIRROR"))
     )
     if not at_hand:
         problem = "are not in the cache" if status.state == "missing" else f"failed verification ({status.detail})"
-        print(
-            f"   The weights {problem}, and the demo never downloads.\n"
-            f"   Get them once with:  xrv weights download {weights.name}\n"
-            f"   or, on a machine without internet, copy {weights.filename} from\n"
-            f"   {weights.url}\n"
-            f"   and run:  xrv weights import /path/to/{weights.filename}"
-        )
+        print(f"   The weights {problem}, and the demo never downloads.")
+        print(f"   {advice(weights.resource(), status.path)}")
         return
     try:
         model = get_model(weights.name)

@@ -9,6 +9,8 @@ import math
 import sys
 from typing import Any
 
+from ._common import add_progress_flag
+
 _DEFAULT_WEIGHTS = "densenet121-res224-all"
 
 
@@ -32,7 +34,7 @@ def register(subparsers: Any) -> None:
         default="probabilities",
         help="probabilities (sigmoid), calibrated (operating point mapped to 0.5, as the models' default), or logits",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_progress_flag(parser)
     parser.add_argument("--cache-dir", default=None, help="weights cache folder")
     parser.set_defaults(func=run)
 

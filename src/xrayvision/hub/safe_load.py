@@ -18,12 +18,13 @@ Formats understood by :func:`load_weights_file`:
   :class:`UnsafeWeightsError`. The record tree's ``_parameters``, ``_buffers`` and
   ``_modules`` dictionaries then give the same keys as ``module.state_dict()``.
 
-TorchScript archives (code) are refused.
+TorchScript archives (code) are refused. Before any ``torch.load``, the storage sizes the
+pickle asks for are bounded by the data the file holds (:mod:`._storage_claims`), and
+every failure to parse becomes a :class:`WeightsFormatError` naming the file.
 """
 
 from __future__ import annotations
 
-import _compat_pickle
 import collections
 import io
 import os
@@ -32,11 +33,13 @@ import types
 import warnings
 import zipfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
-from ..errors import UnsafeWeightsError, WeightsFormatError
+from ..errors import UnsafeWeightsError, WeightsFormatError, XRVError
+from ._storage_claims import check_storage_claims, python3_global
 
 _SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024
 
@@ -116,9 +119,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             _RestrictedUnpickler._allowed = _allowed_globals()
         # Protocol 0-2 pickles carry Python 2 names (``__builtin__.set``); map them the way
         # pickle's own find_class does, for the allow-list lookup only.
-        if (module, name) in _compat_pickle.NAME_MAPPING:
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        module, name = python3_global(module, name)
         found = _RestrictedUnpickler._allowed.get((module, name))
         if found is not None:
             return found
@@ -139,17 +140,32 @@ _restricted_pickle.load = _restricted_load  # type: ignore[attr-defined]
 _restricted_pickle.loads = lambda data, **kw: _restricted_load(io.BytesIO(data), **kw)  # type: ignore[attr-defined]
 
 
-def _sniff(path: Path) -> str:
+def sniff_format(path: Path) -> str:
+    """What kind of file ``path`` is, from its first bytes (and its zip directory).
+
+    Returns:
+        ``"safetensors"``, ``"torch-zip"``, ``"torch-legacy"``, ``"torchscript"``,
+        ``"zip"`` (another zip archive), ``"html"`` or ``"other"``.
+
+    Raises:
+        WeightsFormatError: the file starts like a zip archive but is not a readable one.
+    """
     with open(path, "rb") as handle:
         head = handle.read(512)
     if head[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+            raise WeightsFormatError(
+                f"{path} starts like a zip archive (a PyTorch file) but is not a readable one ({err}); "
+                "it is truncated or damaged: download it again"
+            ) from err
         if any(n.endswith("/constants.pkl") or n == "constants.pkl" for n in names):
             return "torchscript"
         if any(n.endswith("data.pkl") for n in names):
             return "torch-zip"
-        return "other"
+        return "zip"
     if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
         return "torch-legacy"  # a pickle stream: torch's legacy format starts with one
     if len(head) >= 10 and head[8:9] == b"{":
@@ -161,6 +177,68 @@ def _sniff(path: Path) -> str:
     if head.lstrip().startswith(b"<"):
         return "html"
     return "other"
+
+
+def load_safely(path: str | os.PathLike[str]) -> Any:
+    """Read any ``torch.save`` or safetensors file without running code from it.
+
+    Plain containers come back as they are (dicts, lists, tensors); objects of classes
+    outside the allow-list (modules, Lightning attribute dicts, ...) come back as inert
+    records holding their pickled state (see :func:`iter_tensors`).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The unpickled object tree (a dict of tensors for safetensors files).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        UnsafeWeightsError: the file tries to call code or is a TorchScript archive.
+        WeightsFormatError: anything else that stops the file from parsing, naming it.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"weight file {path} does not exist")
+    try:
+        return _load_tree(path)
+    except XRVError:
+        raise
+    except MemoryError as err:
+        raise WeightsFormatError(f"{path}: not enough memory to read it ({err})") from err
+    except Exception as err:  # every parser's own error type: one typed error naming the file
+        raise WeightsFormatError(f"{path}: not a readable weight file ({type(err).__name__}: {err})") from err
+
+
+def _load_tree(path: Path) -> Any:
+    kind = sniff_format(path)
+    if kind == "safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(path), device="cpu"))
+        except Exception as err:  # safetensors raises its own SafetensorError
+            raise WeightsFormatError(f"{path}: unreadable safetensors file: {err}") from err
+    if kind == "torchscript":
+        raise UnsafeWeightsError(
+            f"{path} is a TorchScript archive (it contains code); it is not loaded as weights"
+        )
+    if kind == "html":
+        raise WeightsFormatError(
+            f"{path} is an HTML page, not weights (an error page was saved); delete it and download again"
+        )
+    if kind in ("zip", "other"):
+        raise WeightsFormatError(
+            f"{path} is neither a PyTorch (torch.save) nor a safetensors file; check that the "
+            "download is complete and is the right file"
+        )
+    check_storage_claims(path, kind)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
+    except pickle.UnpicklingError:
+        return _load_module_pickle(path)  # a module pickle, or a file with a payload
 
 
 def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -179,41 +257,27 @@ def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         FileNotFoundError: ``path`` does not exist.
         UnsafeWeightsError: the file tries to call code (a ``__reduce__`` payload) or is
             a TorchScript archive.
-        WeightsFormatError: the file is not a weight file of a supported kind.
+        WeightsFormatError: the file is not a weight file of a supported kind (every
+            parse failure, named with the file).
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"weight file {path} does not exist")
-    kind = _sniff(path)
-    if kind == "safetensors":
-        from safetensors.torch import load_file
+    return _to_state_dict(load_safely(path), path)
 
-        try:
-            return dict(load_file(str(path), device="cpu"))
-        except Exception as err:  # safetensors raises its own SafetensorError
-            raise WeightsFormatError(f"{path}: unreadable safetensors file: {err}") from err
-    if kind == "torchscript":
-        raise UnsafeWeightsError(
-            f"{path} is a TorchScript archive (it contains code); it is not loaded as weights"
-        )
-    if kind == "html":
-        raise WeightsFormatError(
-            f"{path} is an HTML page, not weights (an error page was saved); delete it and download again"
-        )
-    if kind == "other":
-        raise WeightsFormatError(
-            f"{path} is neither a PyTorch (torch.save) nor a safetensors file; check that the "
-            "download is complete and is the right file"
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=False)
-    except pickle.UnpicklingError:
-        loaded = _load_module_pickle(path)  # a module pickle, or a file with a payload
-    except Exception as err:
-        raise WeightsFormatError(f"{path}: not a readable PyTorch file: {err}") from err
-    return _to_state_dict(loaded, path)
+
+def iter_tensors(tree: Any, _depth: int = 0) -> Iterator[torch.Tensor]:
+    """Every tensor in an object tree returned by :func:`load_safely` (records included)."""
+    if _depth > 100:
+        return
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, dict):
+        for value in tree.values():
+            yield from iter_tensors(value, _depth + 1)
+    elif isinstance(tree, (list, tuple, set, frozenset)):
+        for value in tree:
+            yield from iter_tensors(value, _depth + 1)
+    elif isinstance(tree, _StandIn):
+        yield from iter_tensors(getattr(tree, "_xrv_state", None), _depth + 1)
 
 
 def _load_module_pickle(path: Path) -> Any:
@@ -229,8 +293,6 @@ def _load_module_pickle(path: Path) -> Any:
             f"{path} tries to call {err.dotted} while loading; it was not run. The file is "
             "not a plain weight file and may be malicious: do not load it with torch.load"
         ) from None
-    except Exception as err:
-        raise WeightsFormatError(f"{path}: not a readable PyTorch file: {err}") from err
 
 
 def _plain(tensor: torch.Tensor) -> torch.Tensor:

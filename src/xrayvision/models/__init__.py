@@ -38,6 +38,7 @@ _NAMES = {
     "list_models": "._registry",
     "list_weights": "._registry",
     "op_norm": ".calibration",
+    "model_urls": "._model_urls",
 }
 
 __getattr__, __dir__ = lazy_namespace(__name__, _NAMES)

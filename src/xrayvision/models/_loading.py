@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..errors import UnknownNameError, WeightsFormatError
@@ -45,16 +46,21 @@ def resolve(weights: str | os.PathLike | Weights) -> tuple[Weights | None, Path 
     raise UnknownNameError("weights", weights, by_name)
 
 
-def fetch_file(weights: Weights, cache_dir: str | os.PathLike | None = None) -> Path:
-    """The local path of ``weights``' file: the cached copy, downloaded and verified if needed."""
+def fetch_file(weights: Weights, cache_dir: str | os.PathLike | None = None, *, progress: bool | None = None) -> Path:
+    """The local path of ``weights``' file: the cached copy, downloaded and checked if needed.
+
+    A file without a published digest is accepted only after its content passed
+    :func:`~xrayvision.models._validate.content_check` (see ``xrv weights info NAME``).
+    """
     from .. import hub
+    from ._validate import content_check
 
     if weights.url is None:
         raise WeightsFormatError(
             f"weights {weights.name!r} are not downloadable: supply the file yourself "
             f"({weights.extra.get('download_page', 'see the model documentation')})"
         )
-    return Path(hub.fetch(weights.resource(), cache_dir=cache_dir))
+    return Path(hub.fetch(weights.resource(), cache_dir=cache_dir, progress=progress, check=content_check(weights)))
 
 
 def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -103,16 +109,27 @@ def adapt_keys(state: Mapping[str, torch.Tensor], prefix_to_strip: tuple[str, ..
     return adapted
 
 
-def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> None:
-    """Check keys, shapes and values, then ``load_state_dict(strict=True)``.
+def check_state(
+    expected: Mapping[str, torch.Tensor], state: Mapping[str, Any], source: object, owner: str
+) -> dict[str, Any]:
+    """Check that ``state`` has exactly the keys and shapes of ``expected``, with finite values.
 
     Missing ``num_batches_tracked`` counters (absent from some old files) are filled
     with 0; every other difference is an error that lists what is wrong.
 
+    Args:
+        expected: the target network's ``state_dict()`` (tensors on any device, ``meta``
+            included: only shapes are read).
+        state: the tensors read from the file.
+        source: the file, for messages.
+        owner: the network's name, for messages.
+
+    Returns:
+        ``state`` completed with the missing counters.
+
     Raises:
         WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
     """
-    expected = module.state_dict()
     state = dict(state)
     for key in expected:
         if key.endswith("num_batches_tracked") and key not in state:
@@ -121,7 +138,7 @@ def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: objec
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         raise WeightsFormatError(
-            f"{source}: the file does not fit {type(module).__name__} "
+            f"{source}: the file does not fit {owner} "
             f"({len(missing)} missing keys, e.g. {missing[:3]}; {len(unexpected)} unexpected keys, "
             f"e.g. {unexpected[:3]}); is it the right file for this architecture?"
         )
@@ -133,9 +150,37 @@ def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: objec
             raise WeightsFormatError(
                 f"{source}: entry {key!r} has shape {list(value.shape)}, expected {list(reference.shape)}"
             )
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise WeightsFormatError(f"{source}: entry {key!r} contains NaN or infinite values; the file is damaged")
-    module.load_state_dict(state, strict=True)
+    bad = _first_non_finite({key: state[key] for key in expected})
+    if bad is not None:
+        raise WeightsFormatError(f"{source}: entry {bad!r} contains NaN or infinite values; the file is damaged")
+    return state
+
+
+def _first_non_finite(tensors: Mapping[str, torch.Tensor]) -> str | None:
+    """The first key whose tensor holds NaN or infinity, or None.
+
+    NumPy does the test: a thousand small torch reductions cost seconds on a busy machine
+    (thread start-up per call), NumPy's single-threaded ones a few milliseconds in all.
+    """
+    for key, value in tensors.items():
+        if not value.is_floating_point():
+            continue
+        value = value.detach().cpu()
+        if value.dtype == torch.bfloat16:  # NumPy has no bfloat16
+            value = value.float()
+        if not np.isfinite(value.numpy()).all():
+            return key
+    return None
+
+
+def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> None:
+    """:func:`check_state` against ``module``, then ``load_state_dict(strict=True)``.
+
+    Raises:
+        WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
+    """
+    checked = check_state(module.state_dict(), state, source, type(module).__name__)
+    module.load_state_dict(checked, strict=True)
 
 
 def load_into(

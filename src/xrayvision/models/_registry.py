@@ -35,7 +35,9 @@ class Weights:
         url: where the file is published (None when it must be supplied by the user).
         filename: the file's release name; also its name in the cache.
         file_format: ``"pickled-module"``, ``"state-dict"``, ``"torchscript"``, ...
-        sha256: pinned digest, or None while no digest has been verified independently.
+        sha256: the published digest the file is pinned to, or None when none is
+            published (the file is then checked by content; see ``xrv weights info``).
+        size: the file's size in bytes when known.
         labels: output names in output order; ``""`` marks a slot these weights were
             never trained on.
         op_threshs: calibration operating points per output, NaN where unavailable
@@ -59,6 +61,7 @@ class Weights:
     filename: str
     file_format: str
     sha256: str | None
+    size: int | None
     labels: tuple[str, ...]
     op_threshs: tuple[float, ...]
     ppv80_thres: tuple[float, ...]
@@ -97,15 +100,21 @@ class Weights:
         return WeightsTransform(self.input_resolution)
 
     def resource(self) -> Any:
-        """This file as an :class:`xrayvision.hub.Resource` record (for :func:`hub.fetch`)."""
+        """This file as an :class:`xrayvision.hub.Resource` record (for :func:`hub.fetch`).
+
+        A file users must obtain themselves (no ``url``) points at its download page.
+        """
         from ..hub import Resource
 
         return Resource(
             filename=self.filename,
-            url=self.url,
+            url=self.url or self.extra.get("download_page", ""),
             sha256=self.sha256,
+            size=self.size,
             licence=self.licence,
             description=self.description or f"{self.name} weights ({self.architecture})",
+            download_command=f"xrv weights download {self.name}" if self.url else "",
+            import_command=f"xrv weights import FILE --name {self.name}",
         )
 
     def __repr__(self) -> str:
@@ -119,7 +128,7 @@ def _floats(values: list[float | None] | None) -> tuple[float, ...]:
 
 def _build(record: dict[str, Any]) -> Weights:
     known = {
-        "name", "aliases", "kind", "architecture", "url", "filename", "file_format", "sha256",
+        "name", "aliases", "kind", "architecture", "url", "filename", "file_format", "sha256", "size",
         "labels", "op_threshs", "ppv80_thres", "input_resolution", "image_range", "description",
         "training_data", "licence", "paper",
     }  # fmt: skip
@@ -132,6 +141,7 @@ def _build(record: dict[str, Any]) -> Weights:
         filename=record["filename"],
         file_format=record["file_format"],
         sha256=record.get("sha256"),
+        size=record.get("size"),
         labels=tuple(record.get("labels") or ()),
         op_threshs=_floats(record.get("op_threshs")),
         ppv80_thres=_floats(record.get("ppv80_thres")),
