@@ -62,8 +62,10 @@ def test_unknown_name_suggests_the_close_ones():
 
 
 def test_classes_declare_their_metadata_arguments():
-    from xrayvision.hub.metadata import METADATA
+    from xrayvision.hub.metadata import METADATA, USED_BY
 
+    declared = {key: record.name for record in DATASETS for key in record.load().metadata_files.values() if key}
+    assert declared == USED_BY, "the hub's table of who reads each shipped file agrees with the classes"
     for record in DATASETS:
         cls = record.load()
         assert issubclass(cls, datasets.Dataset)

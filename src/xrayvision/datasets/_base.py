@@ -229,49 +229,30 @@ class Dataset(torch.utils.data.Dataset):
             self.skipped[reason] = self.skipped.get(reason, 0) + int(count)
 
     def limit_to_selected_views(self, views: str | Iterable[str] | None) -> None:
-        """Keep the rows whose ``csv["view"]`` is one of ``views`` (``"*"`` keeps all).
+        """Keep the rows whose ``csv["view"]`` is one of ``views`` (``"*"`` keeps all); a
+        missing view is ``"UNKNOWN"``.
 
-        Missing views are filled with ``"UNKNOWN"`` first. A requested view that the
-        source never uses raises :class:`UnknownNameError` listing the valid ones.
+        Raises:
+            UnknownNameError: a requested view the source never uses (listing the valid ones).
         """
-        keep = self._rows_of_views(views)
-        if keep is not None:
-            self.csv = self.csv[keep]
-        self._fill_kept_missing_views(keep is None)
-
-    def _rows_of_views(self, views: str | Iterable[str] | None) -> np.ndarray | None:
-        """Set ``self.views``; return the boolean mask of the rows with a wanted view
-        (None: every row). Raises UnknownNameError for a view the source never uses."""
         self.views = as_view_list(views)
-        if self.views == ["*"]:
-            return None
-        if self.known_views is not None:
+        if self.views != ["*"] and self.known_views is not None:
             valid = set(self.known_views) | {UNKNOWN_VIEW}
             for v in self.views:
                 if v not in valid:
                     raise UnknownNameError(f"view of {type(self).__name__}", v, valid)
-        view = self.csv["view"]
-        keep = view.isin(self.views).to_numpy()
-        if UNKNOWN_VIEW in self.views:
-            keep = keep | view.isna().to_numpy()
-        return keep
-
-    def _fill_kept_missing_views(self, every_view: bool) -> None:
-        # "*" always gives a text view column, even with nothing to fill.
-        if every_view or self.csv["view"].hasnans:
-            self.csv["view"] = self.csv["view"].fillna(UNKNOWN_VIEW)
+        view = self.csv["view"].fillna(UNKNOWN_VIEW)
+        if self.views != ["*"]:
+            keep = view.isin(self.views).to_numpy()
+            self.csv, view = self.csv[keep], view[keep]
+        self.csv["view"] = view
 
     def _select_rows(self, views: str | Iterable[str] | None, unique_patients: bool, key: str = "patientid") -> None:
         """The usual row selection: :meth:`limit_to_selected_views`, then, when
-        ``unique_patients``, :meth:`keep_one_image_per_patient` on ``key``; the table is
-        copied once, not once per step."""
-        if not unique_patients:
-            self.limit_to_selected_views(views)
-            return
-        keep = self._rows_of_views(views)
-        rows = np.arange(len(self.csv)) if keep is None else np.flatnonzero(keep)
-        self.csv = self.csv.take(rows[self._first_image_per_patient(key, rows)])
-        self._fill_kept_missing_views(keep is None)
+        ``unique_patients``, :meth:`keep_one_image_per_patient` on ``key``."""
+        self.limit_to_selected_views(views)
+        if unique_patients:
+            self.keep_one_image_per_patient(key)
 
     def keep_one_image_per_patient(self, key: str = "patientid") -> None:
         """Keep the first image (in file order) of each patient, ordered by patient id.
@@ -281,21 +262,16 @@ class Dataset(torch.utils.data.Dataset):
         Rows with no patient id cannot be grouped; they are removed and counted in
         ``self.skipped``.
         """
-        self.csv = self.csv.take(self._first_image_per_patient(key))
-
-    def _first_image_per_patient(self, key: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """Positions in ``rows`` (positions of csv rows; default all) of the rows
-        :meth:`keep_one_image_per_patient` keeps among them, in its order."""
         if key not in self.csv.columns:
             raise MetadataError(f"cannot keep one image per patient: no column {key!r}")
-        ids = (self.csv[key] if rows is None else self.csv[key].iloc[rows]).reset_index(drop=True)
+        ids = self.csv[key].reset_index(drop=True)
         missing = ids.isna().to_numpy()
         self._count_skip(f"no {key} (unique_patients)", int(missing.sum()))
         # One row selection instead of three (filter, dedupe, sort): the first
         # occurrence of each id is the same with or without the id-less rows.
         kept = np.flatnonzero(~missing & ~ids.duplicated(keep="first").to_numpy())
         order = ids.iloc[kept].reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
-        return kept[order]
+        self.csv = self.csv.take(kept[order])
 
     def _finish_csv(self) -> None:
         """Add the common columns that the subclass did not fill and reset the index."""
@@ -318,7 +294,7 @@ class Dataset(torch.utils.data.Dataset):
             raise DatasetError(f"{len(matrix)} label rows for {len(self.csv)} csv rows")
         self.labels = matrix
         self.pathologies = pathologies
-        if self._problems:
+        if getattr(self, "_problems", None):  # a subclass may skip Dataset.__init__
             self._report_problems()
 
     # ------------------------------------------------------------------ samples

@@ -134,8 +134,12 @@ def _write_entry(folder: Path, name: str, full_key: str, table: pd.DataFrame) ->
     meta = {**(arrow.schema.metadata or {}), _META: header.encode("utf-8")}
     arrow = arrow.replace_schema_metadata(meta)
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, arrow.schema, options=_WRITE_OPTIONS) as writer:
-        writer.write_table(arrow)
+    try:
+        with pa.ipc.new_file(sink, arrow.schema, options=_WRITE_OPTIONS) as writer:
+            writer.write_table(arrow)
+    except pa.ArrowException as err:  # never a reason to fail the construction
+        logger.debug("table cache: not caching %s: %s", name, err)
+        return
     data = sink.getvalue()
     target = folder / f"{name}-{zlib.crc32(data):08x}{ENTRY_SUFFIX}"
     tmp_name = None

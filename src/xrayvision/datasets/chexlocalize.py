@@ -16,14 +16,8 @@ from ._chexpert_labels import CHEXPERT_PATHOLOGIES, chexpert_label_matrix
 from ._files import read_metadata_csv, require_columns
 from ._polygons import polygon_mask, rle_to_mask
 from ._problems import drop_duplicate_rows, note_missing, note_unknown_views
-from .chexpert import (
-    AP_PA_VALUES,
-    FRONTAL_LATERAL_VALUES,
-    PATH_PREFIXES,
-    add_demographics,
-    chexpert_views,
-    patient_digits,
-)
+from .chexpert import AP_PA_VALUES, FRONTAL_LATERAL_VALUES, PATH_PREFIXES
+from .chexpert import add_demographics, chexpert_views, patient_digits
 
 #: xrayvision pathology -> key in the CheXlocalize JSON files (others use the same name).
 JSON_NAMES = {"Effusion": "Pleural Effusion", "Lung Opacity": "Airspace Opacity"}

@@ -13,14 +13,8 @@ from ._base import Dataset, Transform
 from ._demographics import add_sex_columns, age_years
 from ._files import PathLike, nrows_key, read_metadata_csv, require_columns
 from ._masks import xywh_box_mask
-from ._problems import (
-    carry_problems,
-    drop_duplicate_rows,
-    note_missing,
-    note_problem,
-    note_unknown_values,
-    note_unknown_views,
-)
+from ._problems import carry_problems, drop_duplicate_rows, note_missing, note_problem
+from ._problems import note_unknown_values, note_unknown_views
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Label columns, sorted. Both equal the challenge's ``Target``.

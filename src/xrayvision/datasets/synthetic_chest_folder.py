@@ -158,17 +158,15 @@ class SyntheticChestFolder_Dataset(Dataset):
         self.csv["pneumothorax"] = self.csv["pneumothorax"].fillna("")
         self._finish_csv()
         self._set_labels(labels, FINDINGS)
-        self._files = self.csv["path"].to_numpy(dtype=object)
-        self._mask_files = self.csv["mask_path"].to_numpy(dtype=object)
 
     def _image_path(self, index: int) -> Path:
-        return self.imgpath / self._files[index]
+        return self.imgpath / self.csv["path"].iat[index]
 
     def _flags(self, index: int, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
         """The mask flags of row ``index`` and whether they need resizing to ``shape``."""
         from ..io import decode
 
-        path = require_file(self.maskpath / self._mask_files[index], "mask_path", type(self).__name__,
+        path = require_file(self.maskpath / self.csv["mask_path"].iat[index], "mask_path", type(self).__name__,
                             "masks are read from the CSV's folder unless maskpath says otherwise")  # fmt: skip
         flags, _ = decode(path)
         if flags.ndim != 2 or flags.dtype != np.uint8:
