@@ -204,7 +204,7 @@ class Dataset(torch.utils.data.Dataset):
     def _load_table(self, files: Iterable[PathLike], parse: Callable[[], pd.DataFrame], key: str) -> pd.DataFrame:
         """``parse()`` through the parsed-table cache (see :mod:`._table_cache`), keyed
         on the content of ``files`` and ``key``; the metadata problems it noted are kept
-        for :meth:`_report_problems`."""
+        for :meth:`_set_labels` to report."""
         table = load_table(files, parse, key=key)
         self._problems.extend(pop_problems(table))
         return table
@@ -213,16 +213,6 @@ class Dataset(torch.utils.data.Dataset):
         """Note a metadata problem found while building (see :mod:`._problems`)."""
         if count:
             self._problems.append(make_note(file, column, what, count, examples))
-
-    def _report_problems(self) -> None:
-        """Report the metadata problems noted during construction: one warning, or a
-        :class:`MetadataError` with ``strict``. Rows removed for a problem are counted
-        in :attr:`skipped`."""
-        for problem in self._problems:
-            if problem.get("removed"):
-                self._count_skip(problem["what"], problem["count"])
-        report_problems(type(self).__name__, self._problems, strict=self.strict)
-        self._problems = []
 
     def _count_skip(self, reason: str, count: int) -> None:
         if count:
@@ -282,7 +272,9 @@ class Dataset(torch.utils.data.Dataset):
 
     def _set_labels(self, labels: pd.DataFrame | np.ndarray, pathologies: Iterable[str]) -> None:
         """Store the label matrix (as float32) and the pathology list (as a new list),
-        then report the metadata problems of the construction (:meth:`_report_problems`)."""
+        then report the metadata problems noted during the construction: one warning, or
+        a :class:`MetadataError` with ``strict`` (rows removed for a problem are counted
+        in :attr:`skipped`)."""
         # A copy: under pandas copy-on-write np.asarray(frame) is a read-only view.
         matrix = np.array(labels, dtype=np.float32)
         pathologies = [str(p) for p in pathologies]
@@ -294,8 +286,11 @@ class Dataset(torch.utils.data.Dataset):
             raise DatasetError(f"{len(matrix)} label rows for {len(self.csv)} csv rows")
         self.labels = matrix
         self.pathologies = pathologies
-        if getattr(self, "_problems", None):  # a subclass may skip Dataset.__init__
-            self._report_problems()
+        problems, self._problems = getattr(self, "_problems", []), []  # a subclass may skip __init__
+        for problem in problems:
+            if problem["removed"]:
+                self._count_skip(problem["what"], problem["count"])
+        report_problems(type(self).__name__, problems, strict=self.strict)
 
     # ------------------------------------------------------------------ samples
 

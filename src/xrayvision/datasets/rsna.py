@@ -82,8 +82,8 @@ def read_image_table(labels_path: PathLike, headers_path: PathLike, nrows: int |
     first = raw[~raw["patientId"].duplicated(keep="first").to_numpy()]
     first = first.sort_values("patientId", kind="stable").reset_index(drop=True)
     headers = headers[~headers["PatientID"].duplicated(keep="first").to_numpy()]
-    # Positions by a lookup, then one take (a third cheaper than set_index().reindex());
-    # reindex stays for ids without a header row (it gives their fields NaN, promoting
+    # Positions by a lookup, then one take (a third cheaper than set_index().reindex(),
+    # which stays for ids without a header row: it gives their fields NaN, promoting
     # integer columns as it does).
     found = pd.Index(headers["PatientID"]).get_indexer(first["patientId"])
     if (found >= 0).all():
