@@ -41,7 +41,8 @@ import pandas as pd
 import torch.utils.data
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = Path(os.environ.get("XRV_REALDATA", ROOT.parent / "shared" / "realdata")) / "xrv-metadata" / "chexpert_train.csv.gz"
+REALDATA = Path(os.environ.get("XRV_REALDATA", ROOT.parent / "shared" / "realdata"))
+SHIPPED = REALDATA / "xrv-metadata" / "chexpert_train.csv.gz"
 ROWS = 223_414
 FINDINGS = ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
             "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
@@ -54,9 +55,10 @@ def generated_csv(folder: Path, rows: int = ROWS) -> Path:
     patient = np.sort(rng.integers(1, rows // 3, rows))
     study = rng.integers(1, 5, rows)
     lateral = rng.random(rows) < 0.15
+    side = np.where(lateral, "lateral", "frontal")
     table = pd.DataFrame({
-        "Path": [f"CheXpert-v1.0-small/train/patient{p:05d}/study{s}/view{i % 2 + 1}_{'lateral' if lat else 'frontal'}.jpg"
-                 for i, (p, s, lat) in enumerate(zip(patient, study, lateral))],
+        "Path": [f"CheXpert-v1.0-small/train/patient{p:05d}/study{s}/view{i % 2 + 1}_{v}.jpg"
+                 for i, (p, s, v) in enumerate(zip(patient, study, side))],
         "Sex": rng.choice(["Male", "Female"], rows),
         "Age": rng.integers(18, 90, rows),
         "Frontal/Lateral": np.where(lateral, "Lateral", "Frontal"),
@@ -133,13 +135,15 @@ def main() -> int:
         gc.freeze()
     context = multiprocessing.get_context("fork")
     reports = context.SimpleQueue()
-    probe = Probe(dataset, (1_000, args.samples // 2, args.samples), reports)
+    checkpoints = tuple(sorted({1_000, args.samples // 2, args.samples}))
+    probe = Probe(dataset, checkpoints, reports)
     loader = torch.utils.data.DataLoader(probe, batch_size=64, shuffle=True, num_workers=args.workers,
                                          multiprocessing_context=context,
                                          generator=torch.Generator().manual_seed(0))  # fmt: skip
     wanted = args.samples * args.workers
+    trap = " (text as Python objects)" if args.trap else ""
     print(f"{type(dataset).__name__} on {csvpath.name}: {len(dataset)} rows; {args.workers} workers, "
-          f"{args.samples} items each{' (text as Python objects)' if args.trap else ''}; parent {memory()['rss']:.0f} MiB RSS")
+          f"{args.samples} items each{trap}; parent {memory()['rss']:.0f} MiB RSS")
     start, seen = time.perf_counter(), 0
     for batch in loader:
         seen += len(batch["lab"])
@@ -158,10 +162,9 @@ def main() -> int:
         growth.setdefault(pid, {})[served] = mem.get("uss", mem["rss"])
     kind = "USS" if rows and "uss" in rows[0][2] else "RSS"
     for pid, marks in sorted(growth.items()):
-        if len(marks) == 3:
-            half = args.samples // 2
-            print(f"worker {pid}: {kind} {marks[half] - marks[1_000]:+.1f} MiB from item 1,000 to {half:,}, "
-                  f"{marks[args.samples] - marks[half]:+.1f} MiB from {half:,} to {args.samples:,}")
+        steps = [f"{marks[b] - marks[a]:+.1f} MiB from item {a:,} to {b:,}" for a, b in zip(checkpoints, checkpoints[1:])
+                 if a in marks and b in marks]  # fmt: skip
+        print(f"worker {pid}: {kind} " + ", ".join(steps))
     print(f"{seen} items in {elapsed:.1f} s")
     return 0
 

@@ -53,6 +53,13 @@ def test_label_rule_substrings_synonyms_tube():
     assert pos[5] == set()
 
 
+def test_no_pattern_could_straddle_the_pieces_the_rule_matches():
+    from xrayvision.datasets.padchest import padchest_patterns
+
+    patterns = [p for name in PADCHEST_PATHOLOGIES for p in padchest_patterns(name)]
+    assert not any("," in p or p.startswith(" ") for p in patterns)
+
+
 def test_dates():
     days = yyyymmdd_to_days(pd.Series([19700101, 20140915, 20120229, 20130229, None, 20141301]))
     np.testing.assert_array_equal(days, [0, 16328, 15399, np.nan, np.nan, np.nan])
