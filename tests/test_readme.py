@@ -74,6 +74,10 @@ def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
     torch.save(xrv.models.DenseNet(weights=None).state_dict(), cache / get("densenet121-res224-all").filename)
     torch.save(xrv.models.ResNet(weights=None).model.state_dict(), cache / get("resnet50-res512-all").filename)
     torch.save(xrv.autoencoders.ResNetAE().state_dict(), cache / get("101-elastic").filename)
+    baselines = xrv.baseline_models
+    torch.save(baselines.jfhealthcare.JFHealthcareNetwork().state_dict(), cache / get("jfhealthcare").filename)
+    torch.save({"state_dict": {"model." + k: v for k, v in baselines.mira.SexModel.network().state_dict().items()}},
+               cache / get("mira").filename)
 
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
@@ -86,8 +90,10 @@ def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
     assert namespace["sample"]["idx"] == 0 and namespace["sample"]["img"].shape == (1, 224, 224)
     assert namespace["probabilities"].shape == (1, 18)
     assert tuple(namespace["features"].shape) == (1, 1024, 7, 7)
-    assert namespace["model"].targets == ["Cardiomegaly", "Effusion"] and namespace["result"].steps == 12
+    assert namespace["trained"].targets == ["Cardiomegaly", "Effusion"] and namespace["result"].steps == 12
     assert namespace["image"].shape[-2:] == (224, 224)
+    assert namespace["model"].targets == ["Cardiomegaly", "Edema", "Consolidation", "Atelectasis", "Effusion"]
+    assert repr(namespace["sex"]) == "MIRA-SexModel-resnet34"
 
 
 def test_readme_says_which_guarantee_holds_for_which_weight_file():

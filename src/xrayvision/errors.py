@@ -106,6 +106,10 @@ class WeightsFormatError(XRVError, ValueError):
     """A weight file is readable but does not fit the model (keys, shapes, format)."""
 
 
+class WeightsNotFoundError(XRVError, FileNotFoundError):
+    """Weights that the user must supply (not downloadable) are not where they were looked for."""
+
+
 class UnknownNameError(XRVError, KeyError):
     """A name (weights, model, dataset, view...) is not one of the known ones."""
 
@@ -122,6 +126,13 @@ class UnknownNameError(XRVError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message
         return self.args[0]
+
+
+class UnknownArchitectureError(UnknownNameError, ValueError):
+    """An architecture name (``"densenet122"``) is not one of the known ones.
+
+    Also a ValueError: the reference's callers caught that for bad architecture names.
+    """
 
 
 class ModelInputError(XRVError, ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import io
 import os
 import pickle
 import subprocess
@@ -16,9 +17,9 @@ import pytest
 import torch
 
 from xrayvision.errors import UnsafeWeightsError, WeightsFormatError
-from xrayvision.hub import load_weights_file
+from xrayvision.hub import load_object, load_weights_file
 
-from .._official_format import write_with_fake_reference
+from .._official_format import write_with_fake_modules, write_with_fake_reference
 
 # A stand-in for the reference's package: the pickles name ``torchxrayvision.models.*``.
 _FAKE_MODELS = textwrap.dedent(
@@ -261,3 +262,57 @@ def test_every_parse_failure_is_a_weights_format_error_naming_the_file(tmp_path)
         (tmp_path / name).write_bytes(data)
         with pytest.raises(WeightsFormatError, match=str(tmp_path / name)):
             load_weights_file(tmp_path / name)
+
+
+# A dict subclass from a package this process does not have, as Lightning's AttributeDict.
+_FAKE_LIGHTNING = "class AttributeDict(dict):\n    pass\n\nclass Callbacks(list):\n    pass\n"
+_CHECKPOINT_WRITER = textwrap.dedent(
+    """
+    import sys, numpy, torch
+    from lightning_fake.parsing import AttributeDict, Callbacks
+
+    out = sys.argv[1]
+    checkpoint = {
+        "state_dict": {"model.w": torch.arange(3.0)},
+        "hyper_parameters": AttributeDict(lr=0.001, layers=[3, 4]),
+        "callbacks": Callbacks(["early-stopping", {"patience": 3}]),
+        "metrics": {"auroc": numpy.float64(0.91), "step": numpy.int64(7125), "ok": numpy.bool_(True)},
+    }
+    for legacy in (False, True):
+        torch.save(checkpoint, out + f"/checkpoint-{legacy}.ckpt", _use_new_zipfile_serialization=not legacy)
+    """
+)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_load_object_reads_lightning_checkpoints_without_lightning(tmp_path, legacy):
+    files = write_with_fake_modules(tmp_path, {"lightning_fake.parsing": _FAKE_LIGHTNING}, _CHECKPOINT_WRITER)
+    loaded = load_object(files / f"checkpoint-{legacy}.ckpt")
+    assert torch.equal(loaded["state_dict"]["model.w"], torch.arange(3.0))
+    hyper = loaded["hyper_parameters"]  # an inert record of the dict subclass: items kept, no code run
+    assert type(hyper).__name__ == "StandIn[lightning_fake.parsing.AttributeDict]"
+    assert hyper._xrv_items == {"lr": 0.001, "layers": [3, 4]}
+    assert loaded["callbacks"]._xrv_list == ["early-stopping", {"patience": 3}]
+    metrics = loaded["metrics"]  # numeric numpy scalars, rebuilt from their bytes
+    assert metrics["auroc"] == 0.91 and metrics["step"] == 7125 and bool(metrics["ok"]) is True
+    assert "lightning_fake" not in sys.modules
+
+
+def test_numpy_reconstruction_is_limited_to_numbers(tmp_path):
+    import numpy as np
+
+    torch.save({"text": np.str_("abc")}, tmp_path / "text.pt")  # a unicode dtype: refused
+    with pytest.raises(UnsafeWeightsError, match="numpy"):
+        load_object(tmp_path / "text.pt")
+    torch.save({"array": np.zeros(2)}, tmp_path / "array.pt")  # arrays are not weights either
+    with pytest.raises(UnsafeWeightsError, match="_reconstruct"):
+        load_object(tmp_path / "array.pt")
+
+
+def test_load_object_from_bytes(tmp_path):
+    buffer = io.BytesIO()
+    torch.save({"task_sequence": {"Edema": 0}, "model_state": {"w": torch.ones(2)}}, buffer)
+    loaded = load_object(buffer.getvalue(), label="weights.zip:member.pth.tar")
+    assert loaded["task_sequence"] == {"Edema": 0} and torch.equal(loaded["model_state"]["w"], torch.ones(2))
+    with pytest.raises(WeightsFormatError, match="weights.zip:member.pth.tar"):
+        load_object(b"<html>no</html>", label="weights.zip:member.pth.tar")

@@ -165,15 +165,15 @@ def test_verify_reports_each_state(capsys, cache_dir, densenet_file):
     nih, pc, jf = (xrv.models.get_weights(n) for n in ("nih", "pc", "jfhealthcare"))
     assert main(["weights", "import", str(densenet_file), "--name", "nih"]) == 0
     (cache_dir / pc.filename).write_bytes(densenet_file.read_bytes())  # by hand: not yet used
-    (cache_dir / jf.filename).write_bytes(densenet_file.read_bytes())  # a baseline: no full check
+    (cache_dir / jf.filename).write_bytes(densenet_file.read_bytes())  # a core file under a baseline's name
     (cache_dir / xrv.models.get_weights("all").filename).write_bytes(b"hello\n")
     capsys.readouterr()
     assert main(["weights", "verify"]) == 1
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines()[1:] if line and not line.startswith((" ", "/"))]
     states = {row[0]: row[1] for row in rows}
-    assert states == {"all": "mismatch", "nih": "recorded", "pc": "unverified", "jfhealthcare": "unverified"}
-    assert "1 recorded, 2 unverified, 1 mismatch" in out
+    assert states == {"all": "mismatch", "nih": "recorded", "pc": "unverified", "jfhealthcare": "mismatch"}
+    assert "1 recorded, 1 unverified, 2 mismatch" in out
     assert main(["weights", "verify", "pc", "rsna"]) == 1  # a named, missing file is a failure
     out = capsys.readouterr().out
     assert "recorded the first time it is used" in out and "rsna" in out and "missing" in out
@@ -193,7 +193,7 @@ def test_info_prints_the_model_card(capsys):
     assert main(["weights", "info", "nih"]) == 0
     out = capsys.readouterr().out
     assert "recorded on first use" in out and "(untrained)" in out
-    assert main(["weights", "info", "jfhealthcare"]) == 0
+    assert main(["weights", "info", "riken"]) == 0  # TorchScript: recognised, never loaded to check it
     assert "unverified: no digest is published and nothing checks its content completely" in capsys.readouterr().out
 
 
@@ -211,3 +211,27 @@ def test_import_validates_content_against_the_record(capsys, tmp_path, cache_dir
     assert not any(cache_dir.glob("nih-*"))
     assert main(["weights", "import", "--name", "nih", str(densenet_file)]) == 0
     assert capsys.readouterr().out.split("\t")[:2] == ["nih", "recorded"]
+
+
+def test_predict_with_a_baseline_through_the_registry(folder, capsys, cache_dir):
+    from xrayvision.baseline_models import emory_hiti
+
+    network = random_bn_stats(emory_hiti.RaceModel.network()).eval()
+    state = {"module." + k: v for k, v in network.state_dict().items()}
+    torch.save(state, cache_dir / xrv.models.get_weights("emory_hiti").filename)
+    assert main(["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert list(row) == ["image", "Asian", "Black", "White"]
+    assert sum(row[k] for k in ("Asian", "Black", "White")) == pytest.approx(1.0, abs=1e-5)  # softmax
+    command = ["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--format", "json"]
+    assert main([*command, "--output", "logits"]) == 0
+    logits = json.loads(capsys.readouterr().out)[0]
+    expected = torch.softmax(torch.tensor([logits["Asian"], logits["Black"], logits["White"]]), 0)
+    assert expected.tolist() == pytest.approx([row["Asian"], row["Black"], row["White"]], abs=1e-5)
+    assert main(["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--output", "calibrated"]) == 1
+    assert "calibrated" in capsys.readouterr().err
+
+
+def test_predict_refuses_segmentation_models(folder, capsys):
+    assert main(["predict", str(folder / "a.png"), "--weights", "chestx_det"]) == 1
+    assert "xrv segment" in capsys.readouterr().err

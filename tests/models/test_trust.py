@@ -12,7 +12,8 @@ from xrayvision.errors import ChecksumError, DownloadError, WeightsFormatError
 from xrayvision.hub import trust_policy, verify_cached
 from xrayvision.models._loading import fetch_file
 from xrayvision.models._registry import all_weights
-from xrayvision.models._validate import VALIDATORS, content_check, validator_for
+from xrayvision.models._builders import registered_entry
+from xrayvision.models._validate import content_check
 
 from .conftest import random_bn_stats
 
@@ -22,7 +23,13 @@ PUBLISHED = {
     "mimic_ch": ("23b13a04459684ffa41247d068207a7657b4e1b4dec2b02431f5026bd75b1189", 28_382_012),
 }
 SIZES_WITHOUT_DIGEST = {"chex": 28_381_998, "chestx_det": 272_988_989}
-CORE_ARCHITECTURES = {"densenet121", "resnet50", "resnetae101"}
+#: Files whose check cannot cover every key: TorchScript (never loaded), the VQ-GAN (its
+#: shapes come from a YAML file), and the CheXpert ensemble (a user-supplied zip).
+INCOMPLETE_CHECKS = {"riken-torchscript", "vqgan", "chexpert-densenet121-ensemble"}
+
+
+def validator_for(architecture):
+    return registered_entry(architecture).check_file
 
 
 @pytest.mark.parametrize("weights", all_weights(), ids=lambda w: w.name)
@@ -32,8 +39,8 @@ def test_published_digests_and_sizes_are_pinned_and_nothing_else(weights):
     resource = weights.resource()
     assert (resource.sha256, resource.size) == (digest, size)
     check = content_check(weights)
-    # Core networks: a complete check (keys and shapes); baselines: at least a safe parse.
-    assert check.complete == (weights.architecture in CORE_ARCHITECTURES)
+    # Every network built here: a complete check (keys and shapes); the rest: a safe parse.
+    assert check.complete == (weights.architecture not in INCOMPLETE_CHECKS)
     expected = "pinned" if digest else ("first-use" if check.complete else "none")
     assert trust_policy(resource, check) == expected
 
@@ -110,28 +117,36 @@ def test_a_file_with_a_published_digest_is_not_trusted_on_first_use(files, tmp_p
     assert not list(xrv.hub.get_cache_dir().glob(pinned.filename + "*"))
 
 
-def test_baseline_files_parse_safely_but_stay_unverified(files, tmp_path, monkeypatch):
-    jf = xrv.models.get_weights("jfhealthcare")
-    _mirror_holding(tmp_path, monkeypatch, jf, files / "densenet.pt")
-    path = fetch_file(jf)
-    assert not path.with_name(jf.filename + ".sha256").exists()
-    status = verify_cached(jf.resource(), check=content_check(jf))
+def test_a_file_that_cannot_be_checked_whole_stays_unverified(tmp_path, monkeypatch):
+    """The age model is TorchScript (code): it is never loaded to check it, only recognised."""
+    riken = xrv.models.get_weights("riken")
+    archive = tmp_path / "script.pt"
+    torch.jit.script(torch.nn.Linear(2, 1)).save(str(archive))
+    _mirror_holding(tmp_path, monkeypatch, riken, archive)
+    path = fetch_file(riken)
+    assert not path.with_name(riken.filename + ".sha256").exists()
+    status = verify_cached(riken.resource(), check=content_check(riken))
     assert (status.state, status.policy) == ("unverified", "none")
-    assert "parses safely as a state-dict" in status.detail
-    _mirror_holding(tmp_path, monkeypatch, jf, files / "hello.pt")
+    (tmp_path / "hello.pt").write_text("hello\n")
+    _mirror_holding(tmp_path, monkeypatch, riken, tmp_path / "hello.pt")
     path.unlink()
     with pytest.raises(WeightsFormatError, match="was refused"):
-        fetch_file(jf)
+        fetch_file(riken)
 
 
-def test_a_registered_validator_makes_a_baseline_check_complete(files, tmp_path, monkeypatch):
-    """The hook the baseline modules use: one line in VALIDATORS per architecture."""
+def test_a_baselines_own_check_records_it_on_first_use(tmp_path, monkeypatch):
+    """Baselines register their validator with their builder: jfhealthcare's checks every key."""
+    from xrayvision.baseline_models.jfhealthcare import DenseNet as JF
+
     jf = xrv.models.get_weights("jfhealthcare")
-    monkeypatch.setitem(VALIDATORS, jf.architecture, "xrayvision.models._validate:check_densenet")
     check = content_check(jf)
     assert check.complete and trust_policy(jf.resource(), check) == "first-use"
-    _mirror_holding(tmp_path, monkeypatch, jf, files / "densenet.pt")
+    torch.save(JF.network().state_dict(), tmp_path / "jf.pth")
+    _mirror_holding(tmp_path, monkeypatch, jf, tmp_path / "jf.pth")
     assert fetch_file(jf).with_name(jf.filename + ".sha256").exists()
+    torch.save(xrv.models.DenseNet().state_dict(), tmp_path / "core.pth")  # another network's file
+    with pytest.raises(WeightsFormatError, match="does not fit"):
+        check.run(tmp_path / "core.pth")
 
 
 def test_offline_error_from_the_python_api_says_what_to_do(monkeypatch):

@@ -32,7 +32,9 @@ def register(subparsers: Any) -> None:
         "--output",
         choices=("probabilities", "calibrated", "logits"),
         default="probabilities",
-        help="probabilities (sigmoid), calibrated (operating point mapped to 0.5, as the models' default), or logits",
+        help="probabilities (sigmoid, or softmax for single-label baselines), calibrated (operating "
+        "point mapped to 0.5, as the core models' default), or logits; a regression model (riken "
+        "age) prints its one output",
     )
     add_progress_flag(parser)
     parser.add_argument("--cache-dir", default=None, help="weights cache folder")
@@ -40,24 +42,34 @@ def register(subparsers: Any) -> None:
 
 
 def _load_model(weights: str, cache_dir: str | None, output: str) -> Any:
-    from ..models import _loading
-    from ..models.autoencoder import AUTOENCODER
-    from ..models.densenet import DenseNet
-    from ..models.resnet import ResNet
+    from ..errors import UnknownNameError
+    from ..models._builders import list_models, resolve_entry
 
-    record, path = _loading.resolve(weights)
-    architecture = record.architecture if record else None
-    if path is not None and record is None:
-        _, config = _loading.read_file(path)
-        architecture = config.get("architecture", "densenet121")
-    if record is not None and record.kind == AUTOENCODER:
-        raise ValueError(f"{weights!r} are autoencoder weights; xrv predict needs a classifier")
-    cls = ResNet if str(architecture).startswith("resnet") else DenseNet
-    model = cls(weights=weights, cache_dir=cache_dir)
-    if output != "calibrated":
-        model.op_threshs = None
-        model.apply_sigmoid = output == "probabilities"
-    return model.optimize_for_inference()
+    entry, _ = resolve_entry(weights)
+    if entry.task not in ("classification", "regression"):
+        hint = " (use `xrv segment`)" if entry.task == "segmentation" else ""
+        raise UnknownNameError(f"classifier{hint}", weights, list_models("classification") + list_models("regression"))
+    model = entry.builder(weights=weights, cache_dir=cache_dir)
+    _set_output(model, output)
+    optimize = getattr(model, "optimize_for_inference", None)
+    return optimize() if optimize is not None else model
+
+
+def _set_output(model: Any, output: str) -> None:
+    """Put ``model`` in the output mode asked for on the command line."""
+    from ..errors import UnknownNameError
+
+    modes = getattr(model, "output_modes", None)
+    if modes is None:  # the core classifiers: calibration and sigmoid switches
+        if output != "calibrated":
+            model.op_threshs = None
+            model.apply_sigmoid = output == "probabilities"
+        return
+    if output in modes:
+        model.output = output
+    elif output != "probabilities":
+        # "probabilities" is only the default: a regression model keeps its one output.
+        raise UnknownNameError(f"--output of {model!r}", output, modes)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``xrv weights list | info NAME | download NAME...|--all | verify [NAME...] | import FILE``.
+"""``xrv weights list | info NAME | download NAME...|--all | verify [NAME...] | import FILE [--name NAME] [--trust]``.
 
 Every weight file is in one of three trust states (see ``xrv weights info NAME``):
 ``verified`` (matches a published SHA-256), ``recorded`` (no digest is published; the
@@ -57,6 +57,11 @@ def register(subparsers: Any) -> None:
     )
     imported.add_argument("file", type=existing_file)
     imported.add_argument("--name", help="registry name (default: recognised from the file name)")
+    imported.add_argument(
+        "--trust",
+        action="store_true",
+        help="also trust this exact TorchScript file to run (the riken age model is code, not just weights)",
+    )
     imported.set_defaults(func=_import)
     for sub in (listing, info, download, verify, imported):
         sub.add_argument("--cache-dir", default=None, help="cache folder (default: XRV_CACHE_DIR or the user cache)")
@@ -104,6 +109,9 @@ def _list(args: argparse.Namespace) -> int:
         rows.append((w.name, ",".join(w.aliases) or "-", w.architecture, str(w.input_resolution),
                      str(outputs), trust, cached))
     print_table(rows)
+    for w in all_weights():
+        if w.licence_notice and (args.all or not w.is_baseline):
+            print(f"note: {w.licence_notice}")
     return 0
 
 
@@ -182,6 +190,12 @@ def _download(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- verify
+    for record in _records(args.names):
+        if record.licence_notice:
+            print(f"xrv weights download: note: {record.licence_notice}", file=sys.stderr)
+        path = fetch_file(record, args.cache_dir)
+        print(f"{record.name}\t{path}")
+    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -233,9 +247,16 @@ def _import(args: argparse.Namespace) -> int:
         record = next((w for w in all_weights() if w.filename == source.name), None)
         if record is None:
             raise UnknownNameError("weights file", source.name, [w.filename for w in all_weights()])
+    if args.trust and record.file_format != "torchscript":
+        raise UsageError(f"--trust is for TorchScript files; {record.name!r} weights are data, never run")
     # The file is accepted only if it passes what a download must: the published digest, or
     # the content check (format, keys, shapes) that lets its digest be recorded.
     path = import_file(source, record.resource(), args.cache_dir, check=content_check(record))
+    if args.trust:
+        from ..hub.trust import trust_file
+
+        digest = trust_file(path, args.cache_dir)
+        print(f"xrv weights import: trusted {path.name} (SHA-256 {digest}) to run", file=sys.stderr)
     status, _ = _status(record, args.cache_dir, run_check=False)
     print(f"{record.name}\t{status.state}\t{path}")
     return 0

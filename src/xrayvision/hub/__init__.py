@@ -44,13 +44,13 @@ _lazy_getattr, _dir = lazy_namespace(
     __name__,
     {
         "load_weights_file": ".safe_load",
-        "load_safely": ".safe_load",
+        "load_object": ".safe_load",
         "save_checkpoint": ".checkpoint",
         "load_checkpoint": ".checkpoint",
         "METADATA": ".metadata",
     },
 )
-_SUBMODULES = ("metadata", "safe_load", "checkpoint", "download", "cache", "status")
+_SUBMODULES = ("metadata", "safe_load", "checkpoint", "download", "cache", "status", "trust")
 
 
 def __getattr__(name: str) -> Any:
@@ -78,7 +78,7 @@ __all__ = [
     "is_offline",
     "legacy_cache_dir",
     "load_checkpoint",
-    "load_safely",
+    "load_object",
     "load_weights_file",
     "save_checkpoint",
     "sha256sum",

@@ -32,7 +32,7 @@ def python3_global(module: str, name: str) -> tuple[str, str]:
 
 
 class _Budget:
-    def __init__(self, path: Path, limit: int):
+    def __init__(self, path: object, limit: int):
         self.path = path
         self.limit = limit
         self.claimed = 0
@@ -114,32 +114,42 @@ class _InventoryUnpickler(pickle.Unpickler):
         return _Inert()
 
 
-def check_storage_claims(path: Path, kind: str) -> None:
+def check_storage_claims(source: Path | io.BytesIO, kind: str, name: object = None) -> None:
     """Refuse a ``torch.save`` file whose storages ask for more bytes than it holds.
 
     Args:
-        path: the file.
+        source: the file, or its bytes (a zip member).
         kind: ``"torch-zip"`` or ``"torch-legacy"`` (other kinds are not checked here).
+        name: how errors name the file (default: ``source``).
 
     Raises:
         WeightsFormatError: the claimed storage exceeds the data the file holds.
         Exception: whatever the pickle module raises on a malformed stream (the caller
             turns it into a ``WeightsFormatError`` naming the file).
     """
+    name = source if name is None else name
+    size = source.stat().st_size if isinstance(source, Path) else len(source.getbuffer())
     if kind == "torch-zip":
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             members = archive.infolist()
-            limit = max(path.stat().st_size, sum(m.file_size for m in members))
+            limit = max(size, sum(m.file_size for m in members))
             data = next((m for m in members if m.filename.endswith("data.pkl")), None)
             if data is None:
                 return
             stream = io.BytesIO(archive.read(data))
-        _InventoryUnpickler(stream, _Budget(path, limit)).load()
+        _InventoryUnpickler(stream, _Budget(name, limit)).load()
     elif kind == "torch-legacy":
-        with open(path, "rb") as handle:
+        handle = open(source, "rb") if isinstance(source, Path) else source  # noqa: SIM115
+        try:
+            handle.seek(0)
             if handle.read(512)[257:262] == b"ustar":
                 return  # the very old tar format reads each storage's size from its data
             handle.seek(0)
-            budget = _Budget(path, path.stat().st_size)
+            budget = _Budget(name, size)
             for _ in range(_LEGACY_HEADER_PICKLES + 1):
                 _InventoryUnpickler(handle, budget).load()
+        finally:
+            if isinstance(source, Path):
+                handle.close()
+            else:
+                source.seek(0)

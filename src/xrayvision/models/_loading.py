@@ -94,6 +94,34 @@ def weight_set_config(path: Path) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
+def read_wrapped_state(path: Path, entry: str) -> dict[str, torch.Tensor]:
+    """The state dict stored under ``entry`` of a checkpoint dict, read without running code.
+
+    For Lightning checkpoints (``entry="state_dict"``: their other entries name Lightning
+    classes the user need not have) and training checkpoints. A file that is already a
+    flat state dict is returned as it is.
+
+    Raises:
+        WeightsFormatError: the file holds neither.
+    """
+    from ..hub.safe_load import as_state_dict, load_object
+
+    loaded = load_object(path)
+    if isinstance(loaded, dict) and isinstance(loaded.get(entry), dict):
+        return as_state_dict(loaded[entry], f"{path} [{entry!r}]")
+    if isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return as_state_dict(loaded, path)
+    keys = ", ".join(repr(k) for k in list(loaded)[:10]) if isinstance(loaded, dict) else type(loaded).__name__
+    raise WeightsFormatError(
+        f"{path} has no {entry!r} entry holding a state dict (found: {keys}); is it the right file?"
+    )
+
+
+def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """``state`` with one leading ``prefix`` removed from every key that has it."""
+    return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
+
+
 def adapt_keys(state: Mapping[str, torch.Tensor], prefix_to_strip: tuple[str, ...] = ("module.",)) -> dict[str, torch.Tensor]:
     """Normalise historical key spellings: DataParallel ``module.`` prefixes, legacy
     ``norm.1``-style dense-layer names, and the ``op_threshs`` buffer of a saved
@@ -109,20 +137,39 @@ def adapt_keys(state: Mapping[str, torch.Tensor], prefix_to_strip: tuple[str, ..
     return adapted
 
 
-def check_state(
-    expected: Mapping[str, torch.Tensor], state: Mapping[str, Any], source: object, owner: str
-) -> dict[str, Any]:
-    """Check that ``state`` has exactly the keys and shapes of ``expected``, with finite values.
+def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> None:
+    """:func:`check_state` against ``module``, then ``load_state_dict(strict=True)``.
 
-    Missing ``num_batches_tracked`` counters (absent from some old files) are filled
-    with 0; every other difference is an error that lists what is wrong.
+    Raises:
+        WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
+    """
+    module.load_state_dict(check_state(module, state, source), strict=True)
+
+
+def _prefix_hint(missing: list[str], unexpected: list[str]) -> str:
+    """"; the file's keys carry an extra prefix 'module.'" (or lack one) when a prefix
+    explains most of the mismatch."""
+    for extra, lacking in ((unexpected, missing), (missing, unexpected)):
+        if extra and lacking and extra[0].endswith("." + lacking[0]):
+            prefix = extra[0][: -len(lacking[0])]
+            stripped = {k[len(prefix) :] for k in extra if k.startswith(prefix)}
+            if sum(k in stripped for k in lacking) >= 0.9 * len(lacking):
+                where = "carry" if extra is unexpected else "lack"
+                return f"; the file's keys {where} an extra prefix {prefix!r}"
+    return ""
+
+
+def check_state(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> dict[str, Any]:
+    """Check that ``state`` fits ``module`` exactly: keys, shapes, finite values.
+
+    ``module`` may live on the ``meta`` device (no memory): validating a file needs only
+    the shapes. Missing ``num_batches_tracked`` counters (absent from some old files) are
+    filled with 0; every other difference is an error that lists what is wrong.
 
     Args:
-        expected: the target network's ``state_dict()`` (tensors on any device, ``meta``
-            included: only shapes are read).
+        module: the target network.
         state: the tensors read from the file.
         source: the file, for messages.
-        owner: the network's name, for messages.
 
     Returns:
         ``state`` completed with the missing counters.
@@ -130,6 +177,7 @@ def check_state(
     Raises:
         WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
     """
+    expected = module.state_dict()
     state = dict(state)
     for key in expected:
         if key.endswith("num_batches_tracked") and key not in state:
@@ -138,9 +186,9 @@ def check_state(
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         raise WeightsFormatError(
-            f"{source}: the file does not fit {owner} "
+            f"{source}: the file does not fit {type(module).__name__} "
             f"({len(missing)} missing keys, e.g. {missing[:3]}; {len(unexpected)} unexpected keys, "
-            f"e.g. {unexpected[:3]}); is it the right file for this architecture?"
+            f"e.g. {unexpected[:3]}){_prefix_hint(missing, unexpected)}; is it the right file for this architecture?"
         )
     for key, reference in expected.items():
         value = state[key]
@@ -171,16 +219,6 @@ def _first_non_finite(tensors: Mapping[str, torch.Tensor]) -> str | None:
         if not np.isfinite(value.numpy()).all():
             return key
     return None
-
-
-def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> None:
-    """:func:`check_state` against ``module``, then ``load_state_dict(strict=True)``.
-
-    Raises:
-        WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
-    """
-    checked = check_state(module.state_dict(), state, source, type(module).__name__)
-    module.load_state_dict(checked, strict=True)
 
 
 def load_into(

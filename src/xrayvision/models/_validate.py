@@ -4,7 +4,7 @@ Only two files of the registry have a published SHA-256 (``all``, ``mimic_ch``).
 others the hub trusts a file on first use, and only after the content check built here
 has read it through the safe loader (no code runs) and found what the record describes:
 
-* a **complete** check (registered in :data:`VALIDATORS` for the record's architecture)
+* a **complete** check (registered with the builder of the record's architecture)
   builds the network and requires every key, every shape and finite values; the first
   copy that passes has its digest recorded and later copies must match it ("recorded on
   first use");
@@ -13,14 +13,13 @@ has read it through the safe loader (no code runs) and found what the record des
   file is accepted but stays "unverified" and no digest is recorded.
 
 A validator is a function ``(record, path) -> None`` that raises ``WeightsFormatError``
-(or ``UnsafeWeightsError``) on a mismatch. The baseline modules register theirs by
-adding ``architecture: "module:function"`` to :data:`VALIDATORS` (imported lazily, so a
-check costs no import until it runs).
+(or ``UnsafeWeightsError``) on a mismatch, registered with the model's builder
+(``register_model(..., check_file=...)``, or a builder's ``check_weights_file``; see
+:mod:`._builders`).
 """
 
 from __future__ import annotations
 
-import importlib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,25 +30,6 @@ from ..errors import WeightsFormatError
 from ..hub.resource import ContentCheck
 from ._registry import Weights
 
-Validator = Callable[[Weights, Path], None]
-
-#: Complete content checks, by the record's ``architecture``: ``"module:function"``.
-VALIDATORS: dict[str, str] = {
-    "densenet121": "xrayvision.models._validate:check_densenet",
-    "resnet50": "xrayvision.models._validate:check_resnet",
-    "resnetae101": "xrayvision.models._validate:check_autoencoder",
-}
-
-
-def validator_for(architecture: str) -> Validator | None:
-    """The complete check registered for ``architecture``, or None."""
-    target = VALIDATORS.get(architecture)
-    if target is None:
-        return None
-    module, _, function = target.partition(":")
-    return getattr(importlib.import_module(module), function)
-
-
 def content_check(weights: Weights) -> ContentCheck:
     """The :class:`~xrayvision.hub.ContentCheck` the hub runs on a copy of ``weights``' file.
 
@@ -57,15 +37,19 @@ def content_check(weights: Weights) -> ContentCheck:
         weights: the registry record.
 
     Returns:
-        A complete check when a validator is registered for its architecture, else a
-        check that the file parses safely as its ``file_format`` (incomplete).
+        The check registered with its architecture's builder (complete when it verifies
+        every key and shape), else a check that the file parses safely as its
+        ``file_format`` (incomplete).
     """
-    validator = validator_for(weights.architecture)
-    if validator is not None:
+    from ._builders import registered_entry
+
+    entry = registered_entry(weights.architecture)
+    if entry is not None and entry.check_file is not None:
+        check = entry.check_file
         return ContentCheck(
-            run=lambda path: validator(weights, path),
-            complete=True,
-            description=f"{weights.architecture} keys and shapes",
+            run=lambda path: check(weights, path),
+            complete=entry.check_complete,
+            description=f"{weights.architecture} keys and shapes" if entry.check_complete else f"a {weights.file_format}",
         )
     return ContentCheck(
         run=lambda path: parses_as_format(weights, path),
@@ -82,7 +66,7 @@ def _fits(build: Callable[[], torch.nn.Module], path: Path, prefixes: tuple[str,
 
     network = build()  # on the CPU: a few tenths of a second ("meta" costs seconds on first use)
     state, _ = _loading.read_file(path)
-    _loading.check_state(network.state_dict(), _loading.adapt_keys(state, prefixes), path, type(network).__name__)
+    _loading.check_state(network, _loading.adapt_keys(state, prefixes), path)
 
 
 def check_densenet(weights: Weights, path: Path) -> None:
@@ -116,7 +100,7 @@ def parses_as_format(weights: Weights, path: Path) -> None:
         WeightsFormatError: it does not parse as that format, or holds no tensor.
         UnsafeWeightsError: it asks to run code.
     """
-    from ..hub.safe_load import iter_tensors, load_safely, load_weights_file, sniff_format
+    from ..hub.safe_load import iter_tensors, load_object, load_weights_file, sniff_format
 
     fmt = weights.file_format
     if fmt in ("pickled-module", "state-dict"):
@@ -132,5 +116,5 @@ def parses_as_format(weights: Weights, path: Path) -> None:
             raise WeightsFormatError(f"{path} is not a readable zip archive ({err})") from err
         if empty:
             raise WeightsFormatError(f"{path} is an empty zip archive")
-    elif next(iter_tensors(load_safely(path)), None) is None:
+    elif next(iter_tensors(load_object(path)), None) is None:
         raise WeightsFormatError(f"{path} holds no tensor: it is not a {fmt} of {weights.name}")
