@@ -28,11 +28,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XRV_LEGACY_CACHE_DIR", str(cache / "legacy-absent"))
     monkeypatch.delenv("XRV_OFFLINE", raising=False)
     monkeypatch.delenv("XRV_WEIGHTS_MIRROR", raising=False)
-    yield
-    # table-cache entries are written in the background: finish them inside this test
-    from xrayvision.datasets._table_cache import wait_for_cache_writes
-
-    wait_for_cache_writes()
+    monkeypatch.delenv("XRV_NO_TABLE_CACHE", raising=False)
 
 
 @pytest.fixture

@@ -72,6 +72,12 @@ class MissingImageError(DatasetError, FileNotFoundError):
     """An image listed in the metadata is absent on disk."""
 
 
+class MetadataWarning(UserWarning):
+    """A metadata file has problems that did not stop the construction (rows with
+    missing values, unknown names or view spellings, duplicate rows); ``strict=True``
+    makes them a :class:`MetadataError`."""
+
+
 # --- downloads, cache and weights ------------------------------------------------------
 
 

@@ -154,7 +154,7 @@ def test_list_one_dataset_prints_its_whole_card(capsys) -> None:
     assert COVID19_Dataset.card["source"] in capsys.readouterr().out
 
 
-class _NoPathsCOVID(COVID19_Dataset):
+class NoPaths_Dataset(COVID19_Dataset):
     """A dataset that cannot say where its files are: verify must read every item."""
 
     _image_path = None
@@ -166,9 +166,10 @@ class _NoPathsCOVID(COVID19_Dataset):
 
 
 def test_verify_reads_items_when_paths_are_unknown(covid, monkeypatch, capsys) -> None:
-    import xrayvision.cli.datasets as cli
+    from xrayvision.datasets import _registry
 
-    monkeypatch.setattr(cli, "dataset_classes", lambda: {"NoPaths_Dataset": _NoPathsCOVID})
+    monkeypatch.setattr(_registry, "DATASETS", list(_registry.DATASETS))
+    _registry.register_dataset(_registry.DatasetRecord("NoPaths_Dataset", __name__, "nopaths"))
     (covid["imgpath"] / "sars-1.jpeg").unlink()
     (covid["imgpath"] / "myco-5.jpg").write_bytes(b"not an image at all")
     assert main(["datasets", "verify", "nopaths", *covid_args(covid), "--quiet"]) == 1

@@ -1,4 +1,5 @@
-"""The ``xrv`` command line: ``xrv demo``, ``xrv datasets``, ``xrv weights``, ``xrv predict``, ``xrv segment``."""
+"""The ``xrv`` command line: ``xrv demo``, ``xrv datasets``, ``xrv weights``, ``xrv predict``, ``xrv segment``,
+``xrv train``, ``xrv evaluate``, ``xrv calibrate``, ``xrv cache``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ._common import UsageError
 
 #: Subcommand modules; each defines ``register(subparsers)`` that adds its parser and
 #: sets ``func`` (called with the parsed arguments, returning an exit status).
-_COMMANDS = ("demo", "datasets", "weights", "predict", "segment", "train", "evaluate", "calibrate")
+_COMMANDS = ("demo", "datasets", "weights", "predict", "segment", "train", "evaluate", "calibrate", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError, ImageReadError, MissingImageError, UnknownNameError
+from ..errors import DatasetError, ImageReadError, MissingImageError
 from . import metadata
 from ._common import UsageError, add_progress_flag, plain_text, wrapped
 
@@ -42,39 +42,40 @@ MAX_LISTED = 20
 
 
 def dataset_classes() -> dict[str, Any]:
-    """``{public name: class or ImportError}`` for every ``*_Dataset`` name, in listing order.
+    """``{class name: class or ImportError}`` for every registered dataset and old class
+    name (``VinBrain_Dataset``), in listing order (:func:`xrayvision.datasets.list_datasets`).
 
-    A name whose module cannot be imported maps to the error, so ``list`` can say so
+    A class whose module cannot be imported maps to the error, so ``list`` can say so
     instead of failing.
     """
-    from .. import datasets
+    from ..datasets._registry import DATASETS
 
     out: dict[str, Any] = {}
-    for name in datasets.__all__:
-        if not name.endswith("_Dataset"):
-            continue
+    for record in DATASETS:
         try:
-            cls = getattr(datasets, name)
+            cls: Any = record.load()
         except (ImportError, AttributeError) as err:
-            out[name] = err
-            continue
-        if not cls.__module__.rsplit(".", 1)[-1].startswith("_"):  # wrappers live in _compose
-            out[name] = cls
+            cls = err
+        for name in (record.name, *record.aliases):
+            if name.endswith("_Dataset"):
+                out[name] = cls
     return out
 
 
 def find_class(name: str) -> type:
-    """The dataset class called ``name`` (case-insensitive, ``_Dataset`` optional)."""
-    classes = {n: c for n, c in dataset_classes().items()}
-    by_key = {n.lower(): n for n in classes}
-    by_key.update({n.lower().removesuffix("_dataset"): n for n in classes})
-    key = by_key.get(name.lower())
-    if key is None:
-        raise UnknownNameError("dataset", name, classes)
-    cls = classes[key]
-    if isinstance(cls, Exception):
-        raise DatasetError(f"dataset {key} is not available in this installation: {cls}")
-    return cls
+    """The dataset class called ``name`` (a class name or a short name such as ``nih``,
+    any letter case, ``_Dataset`` optional).
+
+    Raises:
+        UnknownNameError: no such dataset.
+        DatasetError: its module cannot be imported here.
+    """
+    from ..datasets import get_dataset_class
+
+    try:
+        return get_dataset_class(name)
+    except (ImportError, AttributeError) as err:
+        raise DatasetError(f"dataset {name} is not available in this installation: {err}") from err
 
 
 def card(cls: type) -> dict[str, str]:

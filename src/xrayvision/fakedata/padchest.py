@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,3 +67,11 @@ def write_padchest(root: str | Path, *, size: tuple[int, int] = (36, 44), images
             if images and image != BAD_IMAGE:
                 write_png(imgpath / image, chest_xray_like(size, seed=i, dtype=np.uint16))
     return {"imgpath": imgpath, "csvpath": csvpath}
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.PC_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_padchest(root), "views": "*", "unique_patients": False}

@@ -13,6 +13,7 @@ a 1024x1024 image (the RLE frame) and smaller ones (masks are resized).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,4 +74,12 @@ def write_siim(root: str | Path, seed: int = 0, *, padded: bool = False) -> dict
     return {"imgpath": root / "dicom-images-train", "csvpath": csvpath}
 
 
-__all__ = ["write_siim", "IMAGES", "rectangle_rle", "relative_rle"]
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.SIIM_Pneumothorax_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_siim(root), "pathology_masks": True}
+
+__all__ = ["example", "write_siim", "IMAGES", "rectangle_rle", "relative_rle"]
