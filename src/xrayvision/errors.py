@@ -130,3 +130,16 @@ class UnsupportedColourError(UnsupportedImageError, NotImplementedError):
 
 class TransformError(XRVError, ValueError):
     """A transform got an input of the wrong type, shape or dtype, or an invalid option."""
+
+
+# --- explanations -----------------------------------------------------------------------
+
+
+class ExplainError(XRVError, ValueError):
+    """An explanation cannot be computed as asked: an untrained output slot, a model in
+    training mode, an option that does not fit the method or the model."""
+
+
+class OptionalDependencyError(XRVError, ImportError):
+    """A feature needs an optional package that is not installed (the message names the
+    package and the ``pip install`` line)."""
