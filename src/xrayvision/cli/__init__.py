@@ -1,4 +1,4 @@
-"""The ``xrv`` command line: ``xrv demo``, ``xrv datasets``, ``xrv weights``, ``xrv predict``."""
+"""The ``xrv`` command line: ``xrv demo``, ``xrv datasets``, ``xrv weights``, ``xrv predict``, ``xrv explain``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..errors import XRVError
 
 #: Subcommand modules; each defines ``register(subparsers)`` that adds its parser and
 #: sets ``func`` (called with the parsed arguments, returning an exit status).
-_COMMANDS = ("demo", "datasets", "weights", "predict")
+_COMMANDS = ("demo", "datasets", "weights", "predict", "explain")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,15 @@ def register(subparsers: Any) -> None:
 
 
 def _load_model(weights: str, cache_dir: str | None, output: str) -> Any:
+    model = load_classifier(weights, cache_dir)
+    if output != "calibrated":
+        model.op_threshs = None
+        model.apply_sigmoid = output == "probabilities"
+    return model.optimize_for_inference()
+
+
+def load_classifier(weights: str, cache_dir: str | None) -> Any:
+    """The DenseNet or ResNet named by ``weights`` (registry name or local file), in eval mode."""
     from ..models import _loading
     from ..models.autoencoder import AUTOENCODER
     from ..models.densenet import DenseNet
@@ -49,13 +58,12 @@ def _load_model(weights: str, cache_dir: str | None, output: str) -> Any:
         _, config = _loading.read_file(path)
         architecture = config.get("architecture", "densenet121")
     if record is not None and record.kind == AUTOENCODER:
-        raise ValueError(f"{weights!r} are autoencoder weights; xrv predict needs a classifier")
+        from ..errors import UnknownNameError
+        from ..models import list_weights
+
+        raise UnknownNameError("classifier weights", weights, list_weights("classifier"))
     cls = ResNet if str(architecture).startswith("resnet") else DenseNet
-    model = cls(weights=weights, cache_dir=cache_dir)
-    if output != "calibrated":
-        model.op_threshs = None
-        model.apply_sigmoid = output == "probabilities"
-    return model.optimize_for_inference()
+    return cls(weights=weights, cache_dir=cache_dir).eval()
 
 
 def run(args: argparse.Namespace) -> int:

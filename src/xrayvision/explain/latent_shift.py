@@ -26,7 +26,7 @@ from torch import nn
 from ..errors import ExplainError, ModelInputError
 from ._targets import ClassifierOutput, model_labels, require_eval, resolve_target, warn_outside_range
 from .heatmaps import HEATMAPS, heatmap as _heatmap
-from .search import LIMIT, SEARCHES, Evaluation, Search, SearchOutcome, SideOutcome
+from .search import SEARCHES, Evaluation, Search, run_search
 
 #: ``attribute(method="latentshift")`` keywords -> :meth:`LatentShiftResult.heatmap` keywords.
 HEATMAP_OPTIONS = {"heatmap": "method", "legacy": "legacy"}
@@ -275,7 +275,7 @@ class LatentShift:
         return results
 
     def _explain_one(self, shifts: _Shifts, name: str | int, index: int) -> LatentShiftResult:
-        outcome = self._search(shifts)
+        outcome = run_search(self.search, shifts.evaluate, shifts.cache[0.0][1].pred, shifts.pixel_sum, self.batch_size)
         if not outcome.converged:
             sides = [s for s in (outcome.left, outcome.right) if s is not None and not s.converged]
             detail = "; ".join(f"stopped at λ = {s.bound:g}" for s in sides)
@@ -300,35 +300,6 @@ class LatentShift:
             target_index=index,
             output=self.output,
             search=outcome,
-        )
-
-    def _search(self, shifts: _Shifts) -> SearchOutcome:
-        search = self.search
-        initial = shifts.cache[0.0][1].pred
-        schedules = {side: iter(search.schedule(side)) for side in search.sides}
-        visited: dict[str, list[tuple[float, float]]] = {side: [] for side in search.sides}
-        last = {side: initial for side in search.sides}
-        done: dict[str, SideOutcome] = {}
-        while len(done) < len(search.sides):
-            active = [side for side in search.sides if side not in done]
-            ahead = max(1, self.batch_size // len(active))
-            wanted = {side: [lam for _, lam in zip(range(ahead), schedules[side])] for side in active}
-            shifts.evaluate([lam for side in active for lam in wanted[side]])
-            for side in active:
-                for lam in wanted[side]:
-                    now = shifts.cache[float(lam)][1]
-                    visited[side].append((float(lam), now.pred))
-                    reason = search.stop(side, lam, now, last[side], initial, shifts.pixel_sum)
-                    if reason is not None:
-                        done[side] = SideOutcome(tuple(visited[side]), reason)
-                        break
-                    last[side] = now.pred
-                else:
-                    if len(wanted[side]) < ahead:  # schedule exhausted: only a custom schedule can get here
-                        done[side] = SideOutcome(tuple(visited[side]) or ((0.0, initial),), LIMIT)
-        left, right = done.get("left"), done.get("right")
-        return SearchOutcome(
-            lbound=left.bound if left else 0.0, rbound=right.bound if right else 0.0, left=left, right=right
         )
 
 

@@ -28,7 +28,7 @@ Versions (spec methods.md §1.3):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -286,3 +286,53 @@ CAPTUM = AcceleratingSearch(max_pixel_diff_pct=None, max_pixel_diff=5000, includ
 
 #: Searches by name (``LatentShift(search="paper")``).
 SEARCHES: dict[str, Search] = {"paper": PAPER, "head": HEAD, "package": PACKAGE, "captum": CAPTUM}
+
+
+def run_search(
+    search: Search,
+    evaluate: Callable[[Sequence[float]], Sequence[Evaluation]],
+    initial: float,
+    pixel_sum: float = 0.0,
+    batch_size: int = 8,
+) -> SearchOutcome:
+    """Walk every side of ``search`` until a stop rule fires.
+
+    Each round asks ``evaluate`` for the next few λ of every unfinished side at once
+    (``batch_size`` in all, split between the sides), then applies the stop rules one λ
+    at a time in schedule order; λ evaluated past a stop are never visited. The visited
+    λ and the bounds are those of a one-at-a-time walk.
+
+    Args:
+        search: the strategy.
+        evaluate: λ values -> their evaluations (in order; caching is the caller's).
+        initial: the prediction at λ = 0.
+        pixel_sum: ``sum |x_0|``, for the relative image-change rule.
+        batch_size: λ evaluated per round.
+
+    Returns:
+        The bounds and the walks.
+    """
+    schedules = {side: iter(search.schedule(side)) for side in search.sides}
+    visited: dict[str, list[tuple[float, float]]] = {side: [] for side in search.sides}
+    last = {side: initial for side in search.sides}
+    done: dict[str, SideOutcome] = {}
+    while len(done) < len(search.sides):
+        active = [side for side in search.sides if side not in done]
+        ahead = max(1, batch_size // len(active))
+        wanted = {side: [float(lam) for _, lam in zip(range(ahead), schedules[side])] for side in active}
+        flat = [lam for side in active for lam in wanted[side]]
+        results = dict(zip(flat, evaluate(flat)))
+        for side in active:
+            for lam in wanted[side]:
+                now = results[lam]
+                visited[side].append((lam, now.pred))
+                reason = search.stop(side, lam, now, last[side], initial, pixel_sum)
+                if reason is not None:
+                    done[side] = SideOutcome(tuple(visited[side]), reason)
+                    break
+                last[side] = now.pred
+            else:
+                if len(wanted[side]) < ahead:  # a schedule that ended without its limit rule firing
+                    done[side] = SideOutcome(tuple(visited[side]) or ((0.0, initial),), LIMIT)
+    left, right = done.get(LEFT), done.get(RIGHT)
+    return SearchOutcome(lbound=left.bound if left else 0.0, rbound=right.bound if right else 0.0, left=left, right=right)
