@@ -37,9 +37,10 @@ class TinyAE(nn.Module):
 
     def __init__(self, seed: int = 0):
         super().__init__()
-        torch.manual_seed(seed)
-        self.down = nn.Conv2d(1, 6, 4, stride=4)
-        self.up = nn.ConvTranspose2d(6, 1, 4, stride=4)
+        with torch.random.fork_rng():  # seeded weights; the global random stream untouched
+            torch.manual_seed(seed)
+            self.down = nn.Conv2d(1, 6, 4, stride=4)
+            self.up = nn.ConvTranspose2d(6, 1, 4, stride=4)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.down(x / 1024))
@@ -53,11 +54,12 @@ class TinyCNN(nn.Module):
 
     def __init__(self, labels=("Cardiomegaly", "Effusion", "", "Pneumothorax"), seed: int = 0, width: int = 8):
         super().__init__()
-        torch.manual_seed(seed)
-        self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1, stride=2), nn.ReLU()
-        )
-        self.classifier = nn.Linear(width, len(labels))
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.features = nn.Sequential(
+                nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1, stride=2), nn.ReLU()
+            )
+            self.classifier = nn.Linear(width, len(labels))
         self.targets = list(labels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -52,6 +52,10 @@ def register(subparsers: Any) -> None:
         help="the output explained (default: what the model returns, calibrated for the published weights)",
     )  # fmt: skip
     parser.add_argument("--search", default="paper", choices=("paper", "head", "package", "captum"), help="Latent Shift λ search")
+    parser.add_argument(
+        "--lambda-range", nargs=2, type=float, metavar=("LO", "HI"),
+        help="Latent Shift: no search, 11 frames from LO to HI (e.g. -75 75)",
+    )  # fmt: skip
     parser.add_argument("--sigmoid", action="store_true", help="Latent Shift: the later published code's extra sigmoid")
     parser.add_argument("--heatmap", default="int", choices=("int", "max", "mean", "mm"), help="Latent Shift 2-D map")
     parser.add_argument("--sigma", type=float, default=0.0, help="Gaussian blur of the maps, pixels (default 0)")
@@ -85,7 +89,7 @@ def load_autoencoder(name: str, cache_dir: str | None) -> Any:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..explain import LatentShift, ReportEntry, attribute, postprocess, save_overlay, write_report
+    from ..explain import FixedRange, LatentShift, ReportEntry, attribute, postprocess, save_overlay, write_report
     from ..explain._targets import resolve_target
     from ..models._preprocess import WeightsTransform
     from ..models.predict import expand_inputs
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     explainer = None
     if "latentshift" in methods:
         autoencoder = load_autoencoder(args.autoencoder, args.cache_dir)
-        explainer = LatentShift(model, autoencoder, search=args.search, output=args.output, sigmoid=args.sigmoid)
+        search = FixedRange(*args.lambda_range) if args.lambda_range else args.search
+        explainer = LatentShift(model, autoencoder, search=search, output=args.output, sigmoid=args.sigmoid)
     transform = WeightsTransform(getattr(model, "input_resolution", None) or 224)
     args.out.mkdir(parents=True, exist_ok=True)
     entries, failures = [], 0
@@ -135,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         notes = [f"weights {args.weights}; explained output: {explainer.output if explainer else args.output}; "
                  f"maps: absolute value, blur {args.sigma:g} px, values above the {args.percentile:g}th percentile"]
         if explainer:
-            notes.append(f"Latent Shift: search {args.search}, heatmap {args.heatmap}, autoencoder {args.autoencoder}")
+            notes.append(f"Latent Shift: search {search}, heatmap {args.heatmap}, autoencoder {args.autoencoder}")
         entries.append(ReportEntry(path.name, image[0], args.target, predictions, maps, counterfactual, notes))
     if args.report and entries:
         print(f"report: {write_report(args.out / 'report.html', entries)}")

@@ -2,7 +2,9 @@
 
 As in the published figures: the image in grey, the map's zero pixels transparent, the
 rest in the ``Reds`` colour map at opacity 0.8, an optional mask at opacity 0.1. A map
-smaller than the image is shown with nearest-neighbour upsampling.
+smaller than the image is shown with nearest-neighbour upsampling. Unlike the published
+figures, the colour scale starts at 0 (not at the smallest value shown), so every kept
+pixel is visibly coloured.
 """
 
 from __future__ import annotations
@@ -72,7 +74,10 @@ def overlay_png(
     extent = (-0.5, width - 0.5, height - 0.5, -0.5)
     axes.imshow(picture, cmap="gray", interpolation="nearest", extent=extent)
     if np.isfinite(values).any():
-        axes.imshow(values, cmap=cmap, alpha=alpha, interpolation="nearest", extent=extent)
+        # colour scale from 0, so the weakest kept value is still visibly coloured
+        top = float(np.nanmax(values))
+        axes.imshow(values, cmap=cmap, alpha=alpha, interpolation="nearest", extent=extent,
+                    vmin=min(0.0, float(np.nanmin(values))), vmax=top if top > 0 else None)  # fmt: skip
     if mask is not None:
         axes.imshow(_plane(mask, "mask"), alpha=0.1, interpolation="nearest", extent=extent)
     axes.set_xlim(-0.5, width - 0.5)
