@@ -36,7 +36,7 @@ class LatentShiftSearchWarning(UserWarning):
     """A λ search ended on its limit without meeting a stop rule (see ``result.search``)."""
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays: compare fields yourself
 class LatentShiftResult:
     """The counterfactual sequence of one image.
 

@@ -186,12 +186,12 @@ def score_methods(
             preds = forward(batch)[:, column].tolist()
         keep = [i for i, p in enumerate(preds) if min_pred is None or p > min_pred]
         for method in names:
-            kwargs = dict(options.get(method, {}))
+            kwargs = {"output": output, **options.get(method, {})}
             if method == "latentshift":
                 kwargs["autoencoder"] = autoencoder
             for start in range(0, len(keep), batch_size):
                 part = keep[start : start + batch_size]
-                maps = attribute(model, batch[part], target, method, output=output, abs=True, sigma=sigma, **kwargs)
+                maps = attribute(model, batch[part], target, method, abs=True, sigma=sigma, **kwargs)
                 for k, i in enumerate(part):
                     scores = mask_scores(maps[k].sum(0), masks[i], threshold=threshold)
                     rows.append({"method": method, "target": target, "idx": indices[i], "pred": preds[i],
