@@ -43,7 +43,7 @@ from tests.explain.published import published_latent_shift  # noqa: E402
 TARGET = "Effusion"
 
 
-def build(device: str, start: float = 0.9, drop_at: float = -50.0):
+def build(device: str, depth: int = 101, start: float = 0.9, drop_at: float = -50.0):
     """Random models whose search behaves like the published logs (bounds such as (-50, 1)).
 
     The target's head row is rescaled (and its bias set) so that the prediction of the
@@ -53,7 +53,7 @@ def build(device: str, start: float = 0.9, drop_at: float = -50.0):
     with torch.random.fork_rng():
         torch.manual_seed(0)
         classifier = xrv.models.DenseNet(apply_sigmoid=True).eval().to(device)
-        autoencoder = xrv.autoencoders.ResNetAE().eval().to(device)
+        autoencoder = (xrv.autoencoders.ResNetAE101() if depth == 101 else xrv.autoencoders.ResNetAE50()).eval().to(device)
         image = ((torch.rand(1, 1, 224, 224) * 2 - 1) * 1024).to(device)
     index = classifier.targets.index(TARGET)
     classifier.apply_sigmoid = False
@@ -79,7 +79,7 @@ def sync(device: str) -> None:
 
 
 def latent_shift(args: argparse.Namespace) -> None:
-    classifier, autoencoder, image = build(args.device)
+    classifier, autoencoder, image = build(args.device, args.autoencoder)
     index = classifier.targets.index(TARGET)
     versions = {"paper": (False,), "head": (True,), "package": (True,)}
     (sigmoid,) = versions[args.search]
@@ -103,7 +103,7 @@ def latent_shift(args: argparse.Namespace) -> None:
     span = float(np.ptp(reference["frames"])) or 1.0
     worst = float(np.abs(ours.frames - reference["frames"]).max()) / span
     visited = len(reference["left"]) + len(reference["right"])
-    print(f"Latent Shift ({args.search}), ResNetAE-101 + DenseNet-121, 224 px, device {args.device}, "
+    print(f"Latent Shift ({args.search}), ResNetAE-{args.autoencoder} + DenseNet-121, 224 px, device {args.device}, "
           f"{torch.get_num_threads()} threads")  # fmt: skip
     print(f"  bounds ({reference['lbound']:g}, {reference['rbound']:g}); {visited} λ visited; {len(ours.lambdas)} frames; "
           f"initial prediction {reference['initial']:.3f}")  # fmt: skip
@@ -149,14 +149,15 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--search", default="paper", choices=("paper", "head", "package"))
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--autoencoder", type=int, default=101, choices=(101, 50), help="ResNetAE depth")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--ig-steps", type=int, default=100)
     parser.add_argument("--ig-batch", type=int, default=10)
     parser.add_argument("--skip-ig", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="minimal settings: package search, 10 IG steps")
+    parser.add_argument("--quick", action="store_true", help="minimal settings: ResNetAE-50, package search, 10 IG steps")
     args = parser.parse_args()
     if args.quick:
-        args.search, args.ig_steps, args.ig_batch = "package", 10, 2
+        args.search, args.autoencoder, args.ig_steps, args.ig_batch = "package", 50, 10, 2
     torch.set_num_threads(args.threads)
     print(f"load average {os.getloadavg()[0]:.2f}; torch {torch.__version__}")
     latent_shift(args)

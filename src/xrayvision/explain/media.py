@@ -13,7 +13,7 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -120,11 +120,7 @@ def save_gif(
     *,
     fps: float = 8,
     loop: int = 0,
-    boomerang: bool = True,
-    show_pred: bool = True,
-    side_by_side: bool = False,
-    scale: int = 1,
-    watermark: str | None = None,
+    **render: Any,
 ) -> Path:
     """Write a Latent Shift sequence as an animated GIF (Pillow; no ffmpeg).
 
@@ -133,7 +129,8 @@ def save_gif(
         path: the GIF to write (replaced atomically).
         fps: frames per second.
         loop: times the GIF repeats (0: forever).
-        boomerang, show_pred, side_by_side, scale, watermark: see :func:`render_frames`.
+        **render: ``boomerang``, ``show_pred``, ``side_by_side``, ``scale``, ``watermark``
+            of :func:`render_frames`.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -141,10 +138,7 @@ def save_gif(
     Raises:
         ExplainError: ``fps`` not positive or ``scale`` below 1.
     """
-    images = render_frames(
-        result, boomerang=boomerang, show_pred=show_pred, side_by_side=side_by_side, scale=scale, watermark=watermark
-    )
-    return write_atomic(path, encode_gif(images, fps, loop))
+    return write_atomic(path, encode_gif(render_frames(result, **render), fps, loop))
 
 
 def encode_gif(images: Sequence[Image.Image], fps: float = 8, loop: int = 0) -> bytes:
@@ -197,11 +191,7 @@ def save_mp4(
     *,
     fps: float = 8,
     repeats: int = 3,
-    boomerang: bool = True,
-    show_pred: bool = True,
-    side_by_side: bool = False,
-    scale: int = 1,
-    watermark: str | None = None,
+    **render: Any,
 ) -> Path:
     """Write a Latent Shift sequence as an H.264 MP4 (needs the optional PyAV package).
 
@@ -210,7 +200,7 @@ def save_mp4(
         path: the MP4 to write (replaced atomically).
         fps: frames per second (rounded to an integer rate).
         repeats: times the (palindrome) loop is written, as the published videos did.
-        boomerang, show_pred, side_by_side, scale, watermark: see :func:`render_frames`.
+        **render: options of :func:`render_frames`.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -221,7 +211,4 @@ def save_mp4(
     """
     if fps <= 0 or repeats < 1:
         raise ExplainError(f"fps and repeats must be positive, got fps={fps}, repeats={repeats}")
-    images = render_frames(
-        result, boomerang=boomerang, show_pred=show_pred, side_by_side=side_by_side, scale=scale, watermark=watermark
-    )
-    return write_atomic(path, encode_mp4(images * repeats, fps))
+    return write_atomic(path, encode_mp4(render_frames(result, **render) * repeats, fps))
