@@ -12,6 +12,7 @@ import torch
 import xrayvision as xrv
 from xrayvision.errors import ExplainError, ModelInputError
 from xrayvision.explain import FixedRange, LatentShift, LatentShiftSearchWarning
+from xrayvision.explain import search as S
 from xrayvision.explain.heatmaps import heatmap
 from xrayvision.models import InputRangeWarning
 
@@ -33,7 +34,7 @@ def test_identity_autoencoder_frames_are_x_plus_lambda_gradient(toy):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the search converges: no warning
         (result,) = LatentShift(model, Identity(), search="package").attribute(x, "Effusion")
-    assert result.search.left.reason == xrv.explain.search.PIXEL_DIFF
+    assert result.search.left.reason == S.PIXEL_DIFF
     f = float(model(x)[0, 0].detach())
     gradient = (f * (1 - f) * weight).numpy()  # d sigmoid(w.x+b) / dx
     expected = x.numpy()[0] + result.lambdas[:, None, None, None] * gradient
@@ -54,9 +55,9 @@ def test_identity_search_stops_on_the_drop(toy):
     model, _, x = toy
     (result,) = LatentShift(model, Identity(), search="paper").attribute(x, "Effusion")
     left = result.search.left
-    assert left.reason == xrv.explain.search.DROPPED and result.search.converged
+    assert left.reason == S.DROPPED and result.search.converged
     assert left.visited[-1][1] < result.initial_pred - 0.5 <= left.visited[-2][1]
-    assert result.search.right.reason in (xrv.explain.search.ROSE_ENOUGH, xrv.explain.search.LIMIT)
+    assert result.search.right.reason in (S.ROSE_ENOUGH, S.LIMIT)
 
 
 def test_heatmap_definitions_and_the_legacy_quirk():
@@ -89,7 +90,7 @@ def test_batched_frames_equal_the_published_procedure(version, sigmoid, image):
     if version == "paper":  # both sides stop on a rule of their own
         assert (ours.search.lbound, ours.search.rbound) == (-350, 50) and ours.search.converged
     if version == "package":
-        assert ours.search.left.reason == xrv.explain.search.PIXEL_DIFF
+        assert ours.search.left.reason == S.PIXEL_DIFF
     reference = published_latent_shift(lambda x: classifier(x)[:, 1], ae, image, version, sigmoid)
     assert ours.search.lbound == reference["lbound"] and ours.search.rbound == reference["rbound"]
     assert [lam for lam, _ in ours.search.left.visited] == reference["left"]
@@ -180,3 +181,16 @@ def test_output_types_follow_the_explained_output(image):
     assert logit.initial_pred == pytest.approx(float(direct), rel=1e-5)
     assert prob.initial_pred == pytest.approx(float(torch.sigmoid(direct)), rel=1e-5)
     assert logit.output == "logit" and prob.output == "probability"
+
+
+def test_frames_classified_by_the_optimized_copy_agree(image):
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = xrv.models.DenseNet(block_config=(2, 2), growth_rate=8, num_init_features=16).eval()
+    big = torch.nn.functional.interpolate(image, size=64)
+    search = FixedRange(-30, 30, 5)
+    (fast,) = LatentShift(model, TinyAE().eval(), search=search).attribute(big, "Effusion")
+    (plain,) = LatentShift(model, TinyAE().eval(), search=search, optimize=False).attribute(big, "Effusion")
+    np.testing.assert_array_equal(fast.frames, plain.frames)
+    assert fast.preds.std() > 0
+    np.testing.assert_allclose(fast.preds, plain.preds, rtol=1e-4, atol=1e-4 * np.abs(plain.preds).max())

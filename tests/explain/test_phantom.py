@@ -16,6 +16,7 @@ from torch import nn
 
 import xrayvision as xrv
 from xrayvision.explain import LatentShift, LatentShiftSearchWarning, mask_scores, score_methods
+from xrayvision.explain.search import LIMIT
 
 pytestmark = pytest.mark.slow  # about 25 s on 2 quiet cores (training included)
 
@@ -131,7 +132,7 @@ def test_latent_shift_frames_lower_the_prediction(phantom):
     for position, result in zip(positives, results):
         # within the range the search accepted (up to the last λ before a stop rule fired),
         # the prediction falls monotonically as λ goes negative
-        accepted = result.search.left.visited[-2][0] if result.search.left.reason != "lambda limit reached" else -np.inf
+        accepted = result.search.left.visited[-2][0] if result.search.left.reason != LIMIT else -np.inf
         inside = (result.lambdas >= accepted) & (result.lambdas <= 0)
         assert np.all(np.diff(result.preds[inside]) >= -1e-3), (result.lambdas, result.preds)
         lowered += result.preds[inside][0] < result.initial_pred - 0.05

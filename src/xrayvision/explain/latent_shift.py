@@ -102,6 +102,7 @@ class _Shifts:
         self, shift: LatentShift, index: int, z: torch.Tensor, g: torch.Tensor, image: torch.Tensor, x0: torch.Tensor, y0: float
     ):
         self.shift, self.index, self.z, self.g, self.image = shift, index, z, g, image
+        self.forward = shift._forward
         self.x0 = x0
         self.pixel_sum = float(x0.abs().sum())
         self.zero_gradient = not bool(g.any())
@@ -119,7 +120,7 @@ class _Shifts:
             steps = torch.tensor(chunk, dtype=self.z.dtype, device=self.z.device).view(-1, *([1] * (self.z.dim() - 1)))
             with torch.no_grad():
                 frames = self.shift._decode(self.z + self.g * steps)
-                preds = self.shift._predict(frames, self.image, self.index).tolist()
+                preds = self.shift._predict(frames, self.image, self.index, self.forward).tolist()
                 diffs = (self.x0 - frames).abs().flatten(1).sum(1).tolist()
             for i, lam in enumerate(chunk):
                 self.cache[lam] = (frames[i], Evaluation(preds[i], diffs[i]))
@@ -161,6 +162,10 @@ class LatentShift:
         batch_size: most frames decoded and classified per call.
         resize: resize the image to the autoencoder's resolution and the frames to the
             classifier's (bilinear, antialiased) when they differ; False raises instead.
+        optimize: classify the frames with ``classifier.optimize_for_inference()`` when
+            the classifier has it (the library's DenseNet and ResNet: outputs equal within
+            float rounding, about 2x faster on CPU); the gradient always uses the
+            classifier itself.
 
     Raises:
         ExplainError: unknown search name, a model in training mode, bad options.
@@ -179,6 +184,7 @@ class LatentShift:
         mix: float = 0.0,
         batch_size: int = 8,
         resize: bool = True,
+        optimize: bool = True,
     ):
         if not (hasattr(autoencoder, "encode") and hasattr(autoencoder, "decode")):
             raise ExplainError(f"the autoencoder ({type(autoencoder).__name__}) needs encode(x) and decode(z) methods")
@@ -199,6 +205,8 @@ class LatentShift:
         self.mix = float(mix)
         self.batch_size = int(batch_size)
         self.resize = bool(resize)
+        self.optimize = bool(optimize)
+        self._head = head
         self._forward = ClassifierOutput(classifier, output, model_labels(classifier, labels), head)
 
     @property
@@ -217,15 +225,26 @@ class LatentShift:
             )
         return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
 
+    def _evaluation_forward(self) -> ClassifierOutput:
+        """The classifier used for the frames: its inference-optimized copy when it offers one."""
+        optimize = getattr(self.classifier, "optimize_for_inference", None)
+        if not self.optimize or optimize is None:
+            return self._forward
+        try:
+            fast = optimize()
+        except (TypeError, ValueError, RuntimeError):  # a subclass the fast path does not cover
+            return self._forward
+        return ClassifierOutput(fast, self._forward.output, self._forward.labels, self._head)
+
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.autoencoder.decode(z)
 
-    def _predict(self, frames: torch.Tensor, image: torch.Tensor, index: int) -> torch.Tensor:
+    def _predict(self, frames: torch.Tensor, image: torch.Tensor, index: int, forward: ClassifierOutput) -> torch.Tensor:
         """The explained output of ``frames`` ``[K, C, H, W]`` (one image's ``image`` for mixing)."""
         if self.mix:
             frames = self.mix * image + (1 - self.mix) * frames
         frames = self._to_resolution(frames, getattr(self.classifier, "input_resolution", None), "the classifier")
-        y = self._forward(frames)[:, index]
+        y = forward(frames)[:, index]
         return torch.sigmoid(y) if self.sigmoid else y
 
     # ---------------------------------------------------------------- the method
@@ -262,15 +281,17 @@ class LatentShift:
         x0 = self._decode(z)
         if x0.shape[1:] != image.shape[1:] and self.mix:
             raise ModelInputError(f"mix needs frames shaped like the image: {tuple(x0.shape[1:])} vs {tuple(image.shape[1:])}")
-        y0 = self._predict(x0, image, index)
+        y0 = self._predict(x0, image, index, self._forward)
         (g,) = torch.autograd.grad(y0.sum(), z)
         name = self._forward.labels[index] if self._forward.labels else index
         y0 = y0.detach()
+        evaluation = self._evaluation_forward()
         results = []
         for i in range(x.shape[0]):
             if not np.isfinite(float(y0[i])):
                 raise ExplainError(f"the classifier's output {name!r} is {float(y0[i])} for image {i}: nothing to shift")
             shifts = _Shifts(self, index, z[i : i + 1].detach(), g[i : i + 1], image[i : i + 1], x0[i].detach(), float(y0[i]))
+            shifts.forward = evaluation
             results.append(self._explain_one(shifts, name, index))
         return results
 
