@@ -163,3 +163,16 @@ class ConfigError(XRVError, ValueError):
 
 class TrainingError(XRVError, RuntimeError):
     """A training run cannot go on (a NaN loss, a checkpoint that does not fit, a full disk)."""
+
+
+# --- explanations -----------------------------------------------------------------------
+
+
+class ExplainError(XRVError, ValueError):
+    """An explanation cannot be computed as asked: an untrained output slot, a model in
+    training mode, an option that does not fit the method or the model."""
+
+
+class OptionalDependencyError(XRVError, ImportError):
+    """A feature needs an optional package that is not installed (the message names the
+    package and the ``pip install`` line)."""

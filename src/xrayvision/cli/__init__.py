@@ -15,7 +15,7 @@ from ._common import UsageError
 
 #: Subcommand modules; each defines ``register(subparsers)`` that adds its parser and
 #: sets ``func`` (called with the parsed arguments, returning an exit status).
-_COMMANDS = ("demo", "datasets", "weights", "predict", "segment", "train", "evaluate", "calibrate", "cache")
+_COMMANDS = ("demo", "datasets", "weights", "predict", "segment", "explain", "train", "evaluate", "calibrate", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

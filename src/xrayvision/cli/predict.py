@@ -42,14 +42,7 @@ def register(subparsers: Any) -> None:
 
 
 def _load_model(weights: str, cache_dir: str | None, output: str) -> Any:
-    from ..errors import UnknownNameError
-    from ..models._builders import list_models, resolve_entry
-
-    entry, _ = resolve_entry(weights)
-    if entry.task not in ("classification", "regression"):
-        hint = " (use `xrv segment`)" if entry.task == "segmentation" else ""
-        raise UnknownNameError(f"classifier{hint}", weights, list_models("classification") + list_models("regression"))
-    model = entry.builder(weights=weights, cache_dir=cache_dir)
+    model = load_classifier(weights, cache_dir)
     _set_output(model, output)
     optimize = getattr(model, "optimize_for_inference", None)
     return optimize() if optimize is not None else model
@@ -70,6 +63,23 @@ def _set_output(model: Any, output: str) -> None:
     elif output != "probabilities":
         # "probabilities" is only the default: a regression model keeps its one output.
         raise UnknownNameError(f"--output of {model!r}", output, modes)
+
+
+def load_classifier(weights: str, cache_dir: str | None) -> Any:
+    """The classifier (core or baseline, or a weight file) named by ``weights``, in eval mode.
+
+    Raises:
+        UnknownNameError: ``weights`` names no classifier (a segmentation model, an
+            autoencoder, an unknown name); the message lists the classifiers.
+    """
+    from ..errors import UnknownNameError
+    from ..models._builders import list_models, resolve_entry
+
+    entry, _ = resolve_entry(weights)
+    if entry.task not in ("classification", "regression"):
+        hint = " (use `xrv segment`)" if entry.task == "segmentation" else ""
+        raise UnknownNameError(f"classifier{hint}", weights, list_models("classification") + list_models("regression"))
+    return entry.builder(weights=weights, cache_dir=cache_dir).eval()
 
 
 def run(args: argparse.Namespace) -> int:

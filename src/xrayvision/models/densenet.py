@@ -229,6 +229,8 @@ class DenseNet(ClassifierAttributes, nn.Module):
         # Registered empty while loading: weight files never contain thresholds.
         self.register_buffer("op_threshs", None)
         self.input_resolution: int | None = None
+        # A module, not F.relu, so that hooks (guided backprop) see the last ReLU too.
+        self.relu = nn.ReLU()
         if weights is None:
             self.op_threshs = threshold_tensor(op_threshs)
         else:
@@ -265,7 +267,7 @@ class DenseNet(ClassifierAttributes, nn.Module):
     def features2(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled image features ``[B, 1024]``: features → ReLU → global average pool."""
         x = self._prepare(x)
-        return torch.flatten(F.adaptive_avg_pool2d(F.relu(self.features(x)), 1), 1)
+        return torch.flatten(F.adaptive_avg_pool2d(self.relu(self.features(x)), 1), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_classes]`` for a batch ``[B, 1, H, W]`` (or ``[1, H, W]``) in [-1024, 1024].
