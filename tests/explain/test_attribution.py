@@ -211,3 +211,17 @@ def test_postprocess_blur_and_threshold_match_scipy_and_numpy():
     assert isinstance(postprocess(torch.from_numpy(maps)), torch.Tensor) and isinstance(kept, np.ndarray)
     with pytest.raises(ExplainError):
         postprocess(maps, percentile=120)
+
+
+def test_the_models_own_range_check_stays_quiet_on_integrated_gradient_paths(recwarn):
+    """The path from the baseline (mid-grey) to the image is not made of radiographs: the
+    library model's pixel-range warning must not fire for it; an out-of-range *input* still warns."""
+    model = xrv.models.DenseNet(growth_rate=4, block_config=(1, 1), num_init_features=8, num_classes=2).eval()
+    model.input_resolution = 32
+    model.targets = ["a", "b"]
+    x = torch.linspace(-1024, 1024, 32 * 32).reshape(1, 1, 32, 32)
+    attribute(model, x, "a", method="integrated_gradients", n_steps=8)
+    assert not [w for w in recwarn if issubclass(w.category, xrv.models.InputRangeWarning)]
+    assert model.check_input_range is True  # restored
+    with pytest.warns(xrv.models.InputRangeWarning, match="outside"):
+        attribute(model, x * 2, "a", method="gradient")

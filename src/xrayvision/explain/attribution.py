@@ -9,8 +9,10 @@ through the same function with ``method="latentshift"``.
 
 from __future__ import annotations
 
+import contextlib
+
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -174,6 +176,25 @@ def _captum_attribute(
     raise AssertionError(method)
 
 
+@contextlib.contextmanager
+def _range_check_off(model: nn.Module) -> Iterator[None]:
+    """The library models' own pixel-range check, off while captum evaluates them.
+
+    Integrated gradients, occlusion and SmoothGrad feed the model scaled, masked or noisy
+    copies of the image that are not meant to look like radiographs; the input itself was
+    checked above (:func:`warn_outside_range`).
+    """
+    if not hasattr(model, "check_input_range"):
+        yield
+        return
+    before = model.check_input_range
+    model.check_input_range = False
+    try:
+        yield
+    finally:
+        model.check_input_range = before
+
+
 def attribute(
     model: nn.Module,
     x: torch.Tensor,
@@ -272,7 +293,7 @@ def attribute(
         index = resolve_target(target, forward.labels)
         forward.check_target(index)
         inputs = x.detach().clone().requires_grad_(True)
-        with warnings.catch_warnings():
+        with _range_check_off(model), warnings.catch_warnings():
             # captum announces its ReLU hooks on every call; nothing for the user to act on.
             warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU", category=UserWarning)
             maps = _captum_attribute(
