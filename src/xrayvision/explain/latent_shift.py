@@ -26,7 +26,7 @@ from torch import nn
 from ..errors import ExplainError, ModelInputError
 from ._targets import ClassifierOutput, model_labels, require_eval, resolve_target, warn_outside_range
 from .heatmaps import HEATMAPS, heatmap as _heatmap
-from .search import SEARCHES, Evaluation, Search, run_search
+from .search import SEARCHES, Evaluation, Search, SearchOutcome, run_search
 
 #: ``attribute(method="latentshift")`` keywords -> :meth:`LatentShiftResult.heatmap` keywords.
 HEATMAP_OPTIONS = {"heatmap": "method", "legacy": "legacy"}
