@@ -1,6 +1,13 @@
 """CPU inference speed: xrayvision's fast paths against the plain eager float32 forward.
 
-    python benchmarks/inference.py [--threads 2] [--repeats 7] [--skip-large]
+    python benchmarks/inference.py [--threads 2] [--repeats 7] [--skip-large] [--skip-core]
+        [--baselines jfhealthcare,chestx_det,...|none] [--baseline-batches 1,16] [--chexpert-models 30]
+
+Baselines: each is timed eager (it has no other path) at its native resolution, batch 1
+and 16, in its own process (best of ``repeats // 3``), with its peak RSS. The CheXpert
+ensemble is built from a generated zip in the official layout (``--chexpert-models`` per
+group, 30 = the full 90) and its peak memory measured holding all members and
+streaming them from the zip, each in a fresh process.
 
 Random weights (no downloads). For each model the baseline is the same network run
 the way the reference runs it (eager, NCHW, ``torch.no_grad``). Candidates:
@@ -28,6 +35,9 @@ a time, every candidate runs two forwards back to back and times the second, so 
 load hits all alike), best-of-N.
 Outputs (logits) must agree with the baseline within 1e-4 relative. Each row also
 prints the minor page faults per forward of each candidate and the load average.
+
+A tiny run that proves the script works: ``--skip-core --baselines mira --baseline-batches 1
+--repeats 1 --chexpert-models 1``.
 """
 
 from __future__ import annotations
@@ -208,17 +218,140 @@ def compare(label: str, workers: Workers, batch: int, repeats: int) -> None:
     )
 
 
+# --- baselines ---------------------------------------------------------------------------
+
+#: Baselines timed with random weights at their native resolution (riken ships only as
+#: TorchScript and the VQ-GAN's size comes from its YAML: neither exists offline).
+BASELINES = {
+    "jfhealthcare": "jfhealthcare.DenseNet",
+    "chestx_det": "chestx_det.PSPNet",
+    "chestx_anatomy": "chestx_anatomy.UNetResNet50",
+    "emory_hiti": "emory_hiti.RaceModel",
+    "mira": "mira.SexModel",
+    "xinario": "xinario.ViewModel",
+}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def _memory_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak since the last :func:`_reset_peak`) in MB (Linux)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+        refs.write("5")  # resets VmHWM to the current RSS
+
+
+def _baseline_worker(connection, name: str, batches: list[int], repeats: int, threads: int) -> None:
+    """Time one baseline's eager forward (best of ``repeats``) at each batch size."""
+    import xrayvision as xrv
+
+    sys.path.insert(0, str(ROOT))
+    from tests._official_format import random_bn_stats
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    group, cls = BASELINES[name].split(".")
+    model = random_bn_stats(getattr(getattr(xrv.baseline_models, group), cls)(weights=False)).eval()
+    side = model.input_resolution
+    results = []
+    for batch in batches:
+        x = torch.rand(batch, 1, side, side) * 2048 - 1024
+        best = float("inf")
+        with torch.no_grad():
+            model(x)  # warm-up
+            for _ in range(repeats):
+                start = time.perf_counter()
+                model(x)
+                best = min(best, time.perf_counter() - start)
+        results.append((batch, batch / best))
+    connection.send((side, results, _peak_rss_mb()))
+
+
+def time_baselines(names: list[str], batches: list[int], repeats: int, threads: int) -> None:
+    context = mp.get_context("spawn")
+    for name in names:
+        parent, child = context.Pipe()
+        process = context.Process(target=_baseline_worker, args=(child, name, batches, repeats, threads), daemon=True)
+        process.start()
+        side, results, peak = parent.recv()
+        process.join(timeout=60)
+        cells = "  ".join(f"b{batch} {rate:7.2f} img/s" for batch, rate in results)
+        print(f"{name:<15} @{side:<4} {cells}  peak RSS {peak:6.0f} MB  load {os.getloadavg()[0]:.1f}", flush=True)
+
+
+def _chexpert_worker(connection, zip_path: str, members: int, stream: bool, threads: int) -> None:
+    """Peak memory and time of the CheXpert ensemble, members held or streamed from the zip."""
+    import xrayvision as xrv
+
+    torch.set_num_threads(threads)
+    _reset_peak()
+    before = _memory_mb("VmRSS")
+    start = time.perf_counter()
+    model = xrv.baseline_models.chexpert.DenseNet(weights_zip=zip_path, num_models=members, stream=stream)
+    built = time.perf_counter() - start
+    x = torch.rand(1, 1, 320, 320) * 2048 - 1024
+    with torch.no_grad():
+        start = time.perf_counter()
+        model(x)
+        forward = time.perf_counter() - start
+    connection.send((built, forward, _memory_mb("VmHWM") - before))
+
+
+def chexpert_memory(members: int, threads: int) -> None:
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from tests.baseline_models._chexpert_zip import write_zip  # the tests' official-layout writer
+
+    with tempfile.TemporaryDirectory() as folder:
+        zip_path = str(Path(folder) / "chexpert_weights.zip")
+        write_zip(Path(zip_path), num_models=members)
+        size = os.path.getsize(zip_path) / 2**20
+        context = mp.get_context("spawn")
+        for stream in (False, True):
+            parent, child = context.Pipe()
+            process = context.Process(target=_chexpert_worker, args=(child, zip_path, members, stream, threads), daemon=True)
+            process.start()
+            built, forward, peak = parent.recv()
+            process.join(timeout=60)
+            mode = "streaming" if stream else "holding all"
+            print(
+                f"CheXpert {3 * members:>2} members ({size:.0f} MB zip), {mode:<11}: peak RSS +{peak:6.0f} MB, "
+                f"build {built:6.1f} s, one image {forward:6.1f} s",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--skip-large", action="store_true", help="only DenseNet-121")
+    parser.add_argument("--skip-large", action="store_true", help="only DenseNet-121 among the core models")
+    parser.add_argument("--skip-core", action="store_true", help="no core-model comparison")
+    parser.add_argument(
+        "--baselines", default=",".join(BASELINES), help="baselines to time (comma-separated; 'none' for none)"
+    )
+    parser.add_argument("--baseline-batches", default="1,16", help="batch sizes for the baselines")
+    parser.add_argument(
+        "--chexpert-models", type=int, default=30, help="CheXpert ensemble members per group (0: skip; 30: all)"
+    )
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {args.threads} threads per worker, onnxruntime: {HAVE_ORT}, openvino: {HAVE_OPENVINO}")
     extra = ["onnxrt"] if HAVE_ORT else []
     reference = ["openvino"] if HAVE_OPENVINO else []
-    plan = [("DenseNet-121 @224", "densenet", ["eager", "torch", *extra, *reference], (1, 16), args.repeats)]
-    if not args.skip_large:
+    plan = [] if args.skip_core else [
+        ("DenseNet-121 @224", "densenet", ["eager", "torch", *extra, *reference], (1, 16), args.repeats)
+    ]
+    if not args.skip_large and not args.skip_core:
         plan += [
             ("ResNet-50 @512", "resnet", ["eager", "torch", *extra], (1, 4), max(2, args.repeats // 2)),
             ("ResNetAE-101 @224", "autoencoder", ["eager", "chlast", *extra], (1,), args.repeats),
@@ -230,6 +363,15 @@ def main() -> None:
                 compare(label, workers, batch, repeats)
         finally:
             workers.close()
+    names = [] if args.baselines == "none" else [n for n in args.baselines.split(",") if n]
+    unknown = sorted(set(names) - set(BASELINES))
+    if unknown:
+        parser.error(f"unknown baselines {unknown}; choose from {sorted(BASELINES)}")
+    if names:
+        print("baselines (eager, random weights, native resolution):")
+        time_baselines(names, [int(b) for b in args.baseline_batches.split(",")], max(1, args.repeats // 3), args.threads)
+    if args.chexpert_models:
+        chexpert_memory(args.chexpert_models, args.threads)
 
 
 if __name__ == "__main__":

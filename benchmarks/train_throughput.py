@@ -80,7 +80,7 @@ def training_rate(paths: dict[str, Path], copy: Path, out: Path, batch: int, wor
     """(images/s, share of time waiting for data) of steps 11-20 of the trainer on the resized copy."""
     config = xrv.train.config_from_dict({
         "run": {"out": str(out), "workers": workers, "progress": False},
-        "data": {"datasets": [{"name": "nih", "imgpath": str(copy), "csvpath": str(paths["csvpath"]),
+        "data": {"datasets": [{"name": "nih", "imgpath": str(copy), "csvpath": str(paths["csvpath"]), "views": ["PA", "AP"],
                                "options": {"bbox_list_path": str(paths["bbox_list_path"])}}],
                  "pathologies": ["Cardiomegaly", "Effusion", "Infiltration"], "split": [1.0, 0.0, 0.0]},
         "model": {"architecture": "densenet121"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -29,10 +29,26 @@ def write_with_fake_reference(
     """Run ``writer_source`` in a child process where ``torchxrayvision.models`` is
     ``models_source``, so its pickles name the reference's classes; returns the folder
     (its ``sys.argv[1]``) the writer saved into. This process never imports the fake."""
-    package = root / "pkg" / "torchxrayvision"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "models.py").write_text(models_source)
+    return write_with_fake_modules(
+        root, {"torchxrayvision.models": models_source}, writer_source, extra_path=extra_path, timeout=timeout
+    )
+
+
+def write_with_fake_modules(
+    root: Path, modules: Mapping[str, str], writer_source: str, *, extra_path: Sequence[str] = (), timeout: float = 60
+) -> Path:
+    """Run ``writer_source`` in a child process where each dotted module name of ``modules``
+    (e.g. ``"pytorch_lightning.utilities.parsing"``) is the given source, so its pickles
+    name classes this process does not have; returns the folder (its ``sys.argv[1]``)
+    the writer saved into. This process never imports the fakes."""
+    for dotted, source in modules.items():
+        folder = root / "pkg"
+        *packages, module = dotted.split(".")
+        for package in packages:
+            folder = folder / package
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "__init__.py").touch()
+        (folder / f"{module}.py").write_text(source)
     out = root / "files"
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "pkg"), *extra_path])}

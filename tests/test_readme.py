@@ -38,7 +38,7 @@ def readme_python_blocks() -> list[str]:
 
 
 @pytest.mark.realdata
-def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
+def test_readme_tour_runs(realdata, tmp_path, monkeypatch, unpinned_registry):
     """Run the tour's Python blocks as written, on real samples and official-format files.
 
     The shipped metadata come from a local mirror folder (the reference's copies in
@@ -66,6 +66,10 @@ def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
     torch.save(xrv.models.DenseNet(weights=None).state_dict(), cache / get("densenet121-res224-all").filename)
     torch.save(xrv.models.ResNet(weights=None).model.state_dict(), cache / get("resnet50-res512-all").filename)
     torch.save(xrv.autoencoders.ResNetAE().state_dict(), cache / get("101-elastic").filename)
+    baselines = xrv.baseline_models
+    torch.save(baselines.jfhealthcare.JFHealthcareNetwork().state_dict(), cache / get("jfhealthcare").filename)
+    torch.save({"state_dict": {"model." + k: v for k, v in baselines.mira.SexModel.network().state_dict().items()}},
+               cache / get("mira").filename)
 
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
@@ -78,5 +82,26 @@ def test_readme_tour_runs(realdata, tmp_path, monkeypatch):
     assert namespace["sample"]["idx"] == 0 and namespace["sample"]["img"].shape == (1, 224, 224)
     assert namespace["probabilities"].shape == (1, 18)
     assert tuple(namespace["features"].shape) == (1, 1024, 7, 7)
-    assert namespace["model"].targets == ["Cardiomegaly", "Effusion"] and namespace["result"].steps == 12
+    assert namespace["trained"].targets == ["Cardiomegaly", "Effusion"] and namespace["result"].steps == 12
     assert namespace["image"].shape[-2:] == (224, 224)
+    assert namespace["model"].targets == ["Cardiomegaly", "Edema", "Consolidation", "Atelectasis", "Effusion"]
+    assert repr(namespace["sex"]) == "MIRA-SexModel-resnet34"
+
+
+def test_readme_says_which_guarantee_holds_for_which_weight_file():
+    """The trust table names every weight set under the policy the code applies to it."""
+    import xrayvision as xrv
+    from xrayvision.models._registry import all_weights
+    from xrayvision.models._validate import content_check
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {"pinned": "pinned", "recorded on first use": "first-use", "unverified": "none"}
+    table: dict[str, str] = {}
+    for label, policy in rows.items():
+        line = re.search(rf"^\| {label} \|.*\| (.*) \|$", text, re.M)
+        assert line, f"README.md has no '{label}' row in its trust table"
+        for name in re.findall(r"`([^`]+)`", line.group(1)):
+            assert name not in table, f"{name} is listed twice"
+            table[name] = policy
+    expected = {w.name: xrv.hub.trust_policy(w.resource(), content_check(w)) for w in all_weights()}
+    assert table == expected

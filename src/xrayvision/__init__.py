@@ -17,6 +17,7 @@ _SUBMODULES = (
     "baseline_models",
     "datasets",
     "errors",
+    "explain",
     "fakedata",
     "hub",
     "io",

@@ -72,6 +72,12 @@ class MissingImageError(DatasetError, FileNotFoundError):
     """An image listed in the metadata is absent on disk."""
 
 
+class MetadataWarning(UserWarning):
+    """A metadata file has problems that did not stop the construction (rows with
+    missing values, unknown names or view spellings, duplicate rows); ``strict=True``
+    makes them a :class:`MetadataError`."""
+
+
 # --- downloads, cache and weights ------------------------------------------------------
 
 
@@ -87,12 +93,21 @@ class OfflineError(DownloadError):
     """A file is needed, is not in the cache, and downloads are disabled."""
 
 
+class NoNetworkError(DownloadError):
+    """A download failed because this machine has no network access: the host name cannot
+    be resolved or the network is unreachable. Not retried: retrying cannot help."""
+
+
 class UnsafeWeightsError(XRVError, ValueError):
     """A weight file asks to run code or construct objects outside the safe allow-list."""
 
 
 class WeightsFormatError(XRVError, ValueError):
     """A weight file is readable but does not fit the model (keys, shapes, format)."""
+
+
+class WeightsNotFoundError(XRVError, FileNotFoundError):
+    """Weights that the user must supply (not downloadable) are not where they were looked for."""
 
 
 class UnknownNameError(XRVError, KeyError):
@@ -111,6 +126,13 @@ class UnknownNameError(XRVError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message
         return self.args[0]
+
+
+class UnknownArchitectureError(UnknownNameError, ValueError):
+    """An architecture name (``"densenet122"``) is not one of the known ones.
+
+    Also a ValueError: the reference's callers caught that for bad architecture names.
+    """
 
 
 class ModelInputError(XRVError, ValueError):
@@ -141,3 +163,16 @@ class ConfigError(XRVError, ValueError):
 
 class TrainingError(XRVError, RuntimeError):
     """A training run cannot go on (a NaN loss, a checkpoint that does not fit, a full disk)."""
+
+
+# --- explanations -----------------------------------------------------------------------
+
+
+class ExplainError(XRVError, ValueError):
+    """An explanation cannot be computed as asked: an untrained output slot, a model in
+    training mode, an option that does not fit the method or the model."""
+
+
+class OptionalDependencyError(XRVError, ImportError):
+    """A feature needs an optional package that is not installed (the message names the
+    package and the ``pip install`` line)."""

@@ -28,7 +28,8 @@ def test_list_names_every_source(capsys) -> None:
     for name in sources:
         assert f"\n{name}" in "\n" + out, name
     assert "Merge_Dataset" not in out
-    assert f"source:  {COVID19_Dataset.card['source']}" in out
+    # Fields are wrapped to the terminal's width, never cut.
+    assert f"source: {' '.join(COVID19_Dataset.card['source'].split())}" in " ".join(out.split())
     assert dataset_classes().keys() == set(sources)
 
 
@@ -88,13 +89,72 @@ def test_verify_reports_missing_and_corrupt(covid, capsys) -> None:
     assert "(existence only): 1 missing, 0 unreadable" in capsys.readouterr().out
 
 
-def test_verify_wrong_imgpath_hint(covid, tmp_path, capsys) -> None:
+def test_verify_missing_folder_is_said_once(covid, tmp_path, capsys) -> None:
     args = ["--imgpath", str(tmp_path / "elsewhere"), "--csvpath", str(covid["csvpath"])]
-    assert main(["datasets", "verify", "covid19", *args, "--quiet"]) == 1
+    assert main(["datasets", "verify", "covid19", *args, "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"xrv datasets: error: --imgpath {tmp_path / 'elsewhere'} does not exist: give the folder that "
+        "holds COVID19_Dataset's images"
+    ]
+
+
+def test_verify_wrong_imgpath_hint(covid, tmp_path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    args = ["--imgpath", str(tmp_path / "empty"), "--csvpath", str(covid["csvpath"])]
+    assert main(["datasets", "verify", "covid19", *args, "--quiet"]) == 1  # --quiet: the hidden alias
     assert "is --imgpath" in capsys.readouterr().out
 
 
-class _NoPathsCOVID(COVID19_Dataset):
+def test_missing_required_option_names_the_flag(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["datasets", "summary", "NIH_Dataset"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: xrv datasets summary")
+    assert err.rstrip().endswith("xrv datasets summary: error: NIH_Dataset needs --imgpath DIR")
+
+
+def test_progress_flag_is_spelled_one_way(capsys) -> None:
+    for command in (["datasets", "verify"], ["predict"], ["weights", "download"], ["datasets", "metadata", "download"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = capsys.readouterr().out
+        assert "--no-progress" in text and "--quiet" not in text, command
+
+
+def test_list_prints_whole_fields_without_markup(capsys) -> None:
+    assert main(["datasets", "list"]) == 0
+    out = capsys.readouterr().out
+    nih = out[out.index("NIH_Dataset:"):out.index("NIH_Google_Dataset:")]
+    # The URLs a user needs, whole; no reStructuredText marks.
+    assert "https://academictorrents.com/details/557481faacd824c83fbf57dcf7b6da9383b3235a" in nih
+    assert "https://academictorrents.com/details/e615d3aebce373f1dc8bd9d11064da55bdadede0" in nih
+    for mark in ("``", "**", ":data:`", ":class:`"):
+        assert mark not in out, mark
+    from xrayvision.cli._common import plain_text
+    from xrayvision.datasets import NIH_Dataset
+
+    flat = " ".join(nih.split())
+    for field, text in card(NIH_Dataset).items():  # every field whole (wrapped, never cut)
+        assert plain_text(" ".join(text.split())) in flat, field
+
+
+def test_list_one_dataset_prints_its_whole_card(capsys) -> None:
+    from xrayvision.datasets import NIH_Dataset
+
+    assert main(["datasets", "list", "nih"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("NIH_Dataset\n")
+    assert "Citation: Wang et al." in out and "bbox_list_path" in out  # the card's end and its Args
+    assert "``" not in out and "**" not in out
+    assert out.count("\n") >= (NIH_Dataset.__doc__ or "").count("\n") - 5
+    assert main(["datasets", "list", "covid19"]) == 0
+    assert COVID19_Dataset.card["source"] in capsys.readouterr().out
+
+
+class NoPaths_Dataset(COVID19_Dataset):
     """A dataset that cannot say where its files are: verify must read every item."""
 
     _image_path = None
@@ -106,9 +166,10 @@ class _NoPathsCOVID(COVID19_Dataset):
 
 
 def test_verify_reads_items_when_paths_are_unknown(covid, monkeypatch, capsys) -> None:
-    import xrayvision.cli.datasets as cli
+    from xrayvision.datasets import _registry
 
-    monkeypatch.setattr(cli, "dataset_classes", lambda: {"NoPaths_Dataset": _NoPathsCOVID})
+    monkeypatch.setattr(_registry, "DATASETS", list(_registry.DATASETS))
+    _registry.register_dataset(_registry.DatasetRecord("NoPaths_Dataset", __name__, "nopaths"))
     (covid["imgpath"] / "sars-1.jpeg").unlink()
     (covid["imgpath"] / "myco-5.jpg").write_bytes(b"not an image at all")
     assert main(["datasets", "verify", "nopaths", *covid_args(covid), "--quiet"]) == 1

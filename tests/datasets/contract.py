@@ -1,14 +1,13 @@
 """One battery of checks that every dataset class must pass (the Dataset contract).
 
-Usage in a dataset's test::
+``tests/datasets/test_registry.py`` runs it over every registered dataset on its
+registered example (fake data written by ``xrayvision.fakedata``); tests of wrappers and
+toy datasets call it directly::
 
     from tests.datasets.contract import check_dataset_contract
 
-    def test_contract(fake_nih):
-        check_dataset_contract(
-            NIH_Dataset(imgpath=fake_nih, pathology_masks=True),
-            constructor=lambda: NIH_Dataset(imgpath=fake_nih),
-        )
+    make = lambda: MergeDataset([toy(3), toy(2)])
+    check_dataset_contract(make(), constructor=make)
 
 Pass a dataset built **without** ``transform``/``data_aug`` (the battery adds its own).
 Options switch off checks that do not apply to a source (continuous labels, extra
@@ -281,6 +280,14 @@ def check_pickle(dataset: Any, index: int) -> None:
     a, b = dataset[index], clone[index]
     assert np.array_equal(_as_numpy(a["img"]), _as_numpy(b["img"]))
     assert _same_labels(a["lab"], b["lab"])
+
+
+def check_reconstruction(dataset: Any, rebuilt: Any) -> None:
+    """A second construction with the same arguments (warm: from the table cache) gives
+    the same ``csv``, dtypes included, ``labels`` and ``pathologies``."""
+    pd.testing.assert_frame_equal(rebuilt.csv, dataset.csv)
+    assert rebuilt.pathologies == dataset.pathologies
+    assert _same_labels(rebuilt.labels, dataset.labels)
 
 
 def _probe_indices(n: int) -> list[int]:

@@ -94,9 +94,56 @@ def test_masks_follow_relabel():
 
 def test_relabel_refuses_wrappers_without_changing_them():
     m = MergeDataset([toy(3), toy(2)])
-    with pytest.raises(NotImplementedError, match="underlying"):
+    with pytest.raises(NotImplementedError, match="underlying dataset.*the wrapper follows"):
         relabel_dataset(["Mass"], m)
     assert m.pathologies == NAMES and m.labels.shape == (5, 3)
+
+
+def _by_name(d, row: int) -> dict[str, float]:
+    return dict(zip(d.pathologies, d.labels[row].tolist()))
+
+
+def test_wrappers_follow_a_relabel_of_the_dataset_inside_them():
+    d = toy(6, pathology_masks=True)
+    before = [_by_name(d, i) for i in range(len(d))]  # the oracle: labels by name, per inner row
+    subset = SubsetDataset(d, [4, 0, 2])
+    filtered = FilterDataset(d, ["Mass", "Effusion"])
+    merged = MergeDataset([SubsetDataset(d, [0, 1]), SubsetDataset(d, [5, 3])])
+    nested = SubsetDataset(merged, [3, 0])
+    inner_rows = {subset: [4, 0, 2], filtered: filtered.idxs.tolist(), merged: [0, 1, 5, 3], nested: [3, 0]}
+    wanted = ["Nodule", "Effusion", "Hardware"]
+    relabel_dataset(wanted, d, silent=True)
+    for wrapper, rows in inner_rows.items():
+        assert wrapper.pathologies == wanted, type(wrapper).__name__
+        assert wrapper.labels.shape == (len(rows), 3) and wrapper.labels.dtype == np.float32
+        for i, row in enumerate(rows):
+            expected = [before[row].get(name, np.nan) for name in wanted]
+            assert nan_equal(wrapper.labels[i], expected)
+            sample = wrapper[i]
+            assert nan_equal(sample["lab"], expected)
+            # Masks are keyed by the new columns, and land on labels that are positive.
+            assert {wanted[k] for k in sample["pathology_masks"]} == {
+                name for name in ("Nodule", "Effusion") if before[row][name] == 1
+            }
+            assert all(sample["lab"][k] == 1 for k in sample["pathology_masks"])
+    assert len(filtered) == len(inner_rows[filtered])  # rows chosen at construction stay
+
+
+def test_a_merge_whose_datasets_are_relabelled_differently_says_so():
+    a, b = toy(3), toy(2)
+    m = MergeDataset([a, b], label_concat=True)
+    relabel_dataset(["Mass", "Nodule"], a, silent=True)
+    with pytest.raises(DatasetError, match="relabelled after merging.*Only in dataset 1: \\['Effusion'\\]"):
+        m[0]
+    relabel_dataset(["Mass", "Nodule"], b, silent=True)
+    assert m.pathologies == ["Mass", "Nodule"] and m.labels.shape == (5, 4)
+    assert nan_equal(m.labels[3:, 2:], b.labels) and np.isnan(m.labels[3:, :2]).all()
+
+
+def test_wrapper_pathologies_cannot_be_changed_through_the_list():
+    s = SubsetDataset(toy(3), [0])
+    s.pathologies.append("Mass")
+    assert s.pathologies == NAMES
 
 
 # ---------------------------------------------------------------------------------- merge

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.datasets.contract import check_dataset_contract
 from xrayvision.datasets.covid19 import COVID19_Dataset, covid19_labels, finding_tokens
 from xrayvision.errors import MetadataError, MissingImageError, MissingMetadataError, UnknownNameError
 from xrayvision.fakedata.covid19 import mask_pixels, write_covid19
@@ -162,13 +161,6 @@ def test_masks_off_by_default_do_not_touch_the_zip(fake, monkeypatch) -> None:
     d = build(fake)
     assert "semantic_masks" not in d[0]
     assert not d.csv["has_masks"].any()
-
-
-def test_contract(fake) -> None:
-    check_dataset_contract(
-        build(fake, semantic_masks=True, maskzippath=fake["maskzippath"]),
-        constructor=lambda: build(fake, semantic_masks=True, maskzippath=fake["maskzippath"]),
-    )
 
 
 # ------------------------------------------------------------------ real 2020 metadata

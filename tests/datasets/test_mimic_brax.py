@@ -13,8 +13,6 @@ from xrayvision.datasets.mimic import MIMIC_Dataset
 from xrayvision.fakedata.brax import write_brax
 from xrayvision.fakedata.mimic import write_mimic
 
-from .contract import check_dataset_contract
-
 SD = CHEXPERT_PATHOLOGIES.index("Support Devices")
 CM = CHEXPERT_PATHOLOGIES.index("Cardiomegaly")
 
@@ -29,9 +27,8 @@ def brax(tmp_path_factory):
     return write_brax(tmp_path_factory.mktemp("brax"))
 
 
-def test_mimic_contract_and_rules(mimic):
+def test_mimic_rules(mimic):
     d = MIMIC_Dataset(**mimic, views=["PA", "AP", "LATERAL"], unique_patients=False)
-    check_dataset_contract(d, constructor=lambda: MIMIC_Dataset(**mimic))
     assert len(d) == 4 and d.csv["view"].tolist() == ["PA", "LATERAL", "AP", "PA"]
     assert d.labels[0, SD] == 1 and d.labels[0, CM] == 0  # No Finding: zeroed except devices
     assert np.isnan(d.labels[2, CM])  # uncertain
@@ -43,9 +40,8 @@ def test_mimic_contract_and_rules(mimic):
     assert MIMIC_Dataset(**mimic).csv["patientid"].tolist() == ["10000032", "10000898"]
 
 
-def test_brax_contract_and_rules(brax):
+def test_brax_rules(brax):
     d = BRAX_Dataset(**brax, views="*", unique_patients=False)
-    check_dataset_contract(d, constructor=lambda: BRAX_Dataset(**brax))
     assert len(d) == 5 and d.skipped == {"aspect ratio above 10": 1}
     assert d.csv["age_years"][0] == 85 and d.csv["view"][3] == "UNKNOWN"
     assert d.labels[0, SD] == 1 and d.labels[0, CM] == 0

@@ -17,8 +17,6 @@ from xrayvision.errors import (
 )
 from xrayvision.fakedata.nih import write_nih
 
-from .contract import check_dataset_contract
-
 P = {name: j for j, name in enumerate(NIH_PATHOLOGIES)}
 
 
@@ -77,11 +75,6 @@ def test_bbox_list_with_a_short_line_is_an_error(tmp_path):
 
 def build(fake, **kwargs):
     return NIH_Dataset(fake["imgpath"], csvpath=fake["csvpath"], bbox_list_path=fake["bbox_list_path"], **kwargs)
-
-
-def test_contract_all_views_with_masks(fake):
-    d = build(fake, views=["PA", "AP"], unique_patients=False, pathology_masks=True)
-    check_dataset_contract(d, constructor=lambda: build(fake), indices=[0, 1, 3, len(d) - 1])
 
 
 def test_default_keeps_first_pa_image_per_patient_in_numeric_order(fake):

@@ -11,8 +11,6 @@ from xrayvision.errors import MetadataError, MissingImageError
 
 from xrayvision.fakedata.nih_google import write_nih_google
 
-from .contract import check_dataset_contract
-
 
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
@@ -35,11 +33,6 @@ def test_unexpected_label_value_is_an_error():
     csv = pd.DataFrame({"Fracture": ["MAYBE"], "Pneumothorax": ["NO"], "Airspace opacity": ["NO"], "Nodule or mass": ["NO"]})
     with pytest.raises(MetadataError, match="MAYBE"):
         nih_google_labels(csv)
-
-
-def test_contract(fake):
-    d = NIH_Google_Dataset(fake["imgpath"], csvpath=both(fake), views="*", unique_patients=False)
-    check_dataset_contract(d, constructor=lambda: NIH_Google_Dataset(fake["imgpath"], csvpath=fake["test_csvpath"]))
 
 
 def test_crlf_files_rows_and_unique_patients(fake):

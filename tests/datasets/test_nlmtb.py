@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.datasets.contract import check_dataset_contract
 from xrayvision.datasets.nlmtb import NLMTB_Dataset, nlmtb_table
 from xrayvision.errors import MissingImageError, UnknownNameError
 from xrayvision.fakedata.nlmtb import MONTGOMERY, SHENZHEN, write_nlmtb
@@ -50,7 +49,3 @@ def test_wrong_folder(fake, tmp_path) -> None:
         NLMTB_Dataset(tmp_path)
     with pytest.raises(MissingImageError, match="CXR_png"):
         NLMTB_Dataset(fake["montgomery"] / "CXR_png")
-
-
-def test_contract(fake) -> None:
-    check_dataset_contract(NLMTB_Dataset(fake["shenzhen"]), constructor=lambda: NLMTB_Dataset(fake["montgomery"]))

@@ -10,8 +10,6 @@ from xrayvision.datasets.objectcxr import ObjectCXR_Dataset, objectcxr_labels, p
 from xrayvision.errors import MetadataError, MissingImageError
 from xrayvision.fakedata.objectcxr import write_objectcxr
 
-from .contract import check_dataset_contract
-
 
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
@@ -29,11 +27,6 @@ def test_parse_annotation():
 def test_labels():
     labels, pathologies = objectcxr_labels(pd.DataFrame({"annotation": ["", None, "0 1 2 3 4"]}))
     assert pathologies == ["Foreign Object"] and labels[:, 0].tolist() == [0, 0, 1]
-
-
-def test_contract_with_masks(fake):
-    d = ObjectCXR_Dataset(fake["imgzippath"], fake["csvpath"], pathology_masks=True)
-    check_dataset_contract(d, constructor=lambda: ObjectCXR_Dataset(fake["imgzippath"], fake["csvpath"]))
 
 
 def test_masks_render_box_ellipse_polygon(fake):

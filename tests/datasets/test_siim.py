@@ -11,8 +11,6 @@ from xrayvision.datasets.siim import SIIM_Pneumothorax_Dataset, siim_image_table
 from xrayvision.errors import MetadataError, MissingImageError
 from xrayvision.fakedata.siim import IMAGES, write_siim
 
-from .contract import check_dataset_contract
-
 
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
@@ -50,11 +48,6 @@ def test_image_table_merges_rows_of_one_image():
     assert table["regions"].tolist() == [0, 2, 0]
     labels, pathologies = siim_labels(table)
     assert pathologies == ["Pneumothorax"] and labels[:, 0].tolist() == [0, 1, 0]
-
-
-def test_contract_with_masks(fake):
-    d = SIIM_Pneumothorax_Dataset(fake["imgpath"], csvpath=fake["csvpath"], pathology_masks=True)
-    check_dataset_contract(d, constructor=lambda: SIIM_Pneumothorax_Dataset(fake["imgpath"], csvpath=fake["csvpath"]))
 
 
 def test_one_item_per_image_and_or_of_regions(fake):

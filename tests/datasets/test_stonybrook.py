@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.datasets.contract import check_dataset_contract
 from xrayvision.datasets.stonybrook import StonyBrookCOVID_Dataset, ralo_scores, read_ralo_metadata
 from xrayvision.errors import MetadataError, MissingImageError, MissingMetadataError, UnknownNameError
 from xrayvision.fakedata.stonybrook import EXAMS, write_stonybrook
@@ -59,11 +58,6 @@ def test_errors(fake, tmp_path) -> None:
     (fake["imgpath"] / "2.jpg").unlink()
     with pytest.raises(MissingImageError, match="2.jpg"):
         d[2]
-
-
-def test_contract(fake) -> None:
-    check_dataset_contract(StonyBrookCOVID_Dataset(**fake), binary_labels=False,
-                           constructor=lambda: StonyBrookCOVID_Dataset(**fake))
 
 
 def test_real_metadata_and_images(realdata) -> None:

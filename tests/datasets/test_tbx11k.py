@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch.utils.data
 
-from tests.datasets.contract import check_dataset_contract
 from xrayvision.datasets.tbx11k import TBX11K_Dataset, tbx11k_table
 from xrayvision.errors import DatasetError, MetadataError, MissingImageError, MissingMetadataError
 from xrayvision.fakedata.tbx11k import SPLITS, write_tbx11k
@@ -113,11 +112,6 @@ def test_missing_image(fake, tmp_path) -> None:
     (root / "annotations" / "json").symlink_to(fake / "annotations" / "json")
     with pytest.raises(MissingImageError, match="tb/tb0001.png"):
         TBX11K_Dataset(root)[0]
-
-
-def test_contract(fake) -> None:
-    check_dataset_contract(TBX11K_Dataset(fake, pathology_masks=True),
-                           constructor=lambda: TBX11K_Dataset(fake), loader_keys=("idx", "lab", "img", "bbox"))
 
 
 def test_real_sample(realdata) -> None:

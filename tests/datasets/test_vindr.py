@@ -10,8 +10,6 @@ from xrayvision.datasets.vindr import VINDR_PATHOLOGIES, VinBrain_Dataset, VinDr
 from xrayvision.errors import MetadataError, MissingImageError
 from xrayvision.fakedata.vindr import IMAGES, write_vindr
 
-from .contract import check_dataset_contract
-
 P = {p: j for j, p in enumerate(VINDR_PATHOLOGIES)}
 
 
@@ -46,11 +44,6 @@ def test_image_table_joins_sorted_distinct_names():
     assert table["image_id"].tolist() == ["a", "b"]
     assert table["class_name"].tolist() == ["No finding", "Atelectasis|Nodule/Mass"]
     assert table["has_masks"].tolist() == [False, True]
-
-
-def test_contract_with_masks(fake):
-    d = VinDr_Dataset(fake["imgpath"], csvpath=fake["csvpath"], pathology_masks=True)
-    check_dataset_contract(d, constructor=lambda: VinDr_Dataset(fake["imgpath"], csvpath=fake["csvpath"]))
 
 
 def test_rows_labels_and_string(fake):

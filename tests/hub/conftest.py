@@ -23,6 +23,9 @@ class Route:
     delay: float = 0.0  # seconds to wait before sending the body
     status: int = 200
     during: Callable[[], None] | None = None  # called half way through every body
+    send_length: bool = True  # False: no Content-Length, the body ends when the connection closes
+    content_encoding: str | None = None  # a Content-Encoding header to send (the body is not changed)
+    trickle: tuple[int, float] | None = None  # (bytes, seconds): send the body this slowly
     served: int = 0
 
 
@@ -78,11 +81,27 @@ def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
                 status = 206
             self.send_response(status)
             self.send_header("Content-Type", route.content_type)
-            self.send_header("Content-Length", str(len(body) - start))
+            if route.send_length:
+                self.send_header("Content-Length", str(len(body) - start))
+            if route.content_encoding:
+                self.send_header("Content-Encoding", route.content_encoding)
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
             self.end_headers()
-            payload = body[start:]
+            try:
+                self._send_body(route, body[start:])
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a deadline, a killed process): expected in fault tests
+
+        def _send_body(self, route: Route, payload: bytes) -> None:
+            if route.trickle is not None:
+                size, pause = route.trickle
+                for at in range(0, len(payload), size):
+                    self.wfile.write(payload[at : at + size])
+                    self.wfile.flush()
+                    time.sleep(pause)
+                route.served += 1
+                return
             half = len(payload) // 2
             if route.delay:
                 time.sleep(route.delay)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from xrayvision.errors import ChecksumError, DownloadError, OfflineError
-from xrayvision.hub import Resource, fetch, get_cache_dir, import_file, verify_cached
+from xrayvision.errors import ChecksumError, DownloadError, OfflineError, WeightsFormatError
+from xrayvision.hub import ContentCheck, Resource, fetch, get_cache_dir, import_file, verify_cached
 
 BODY = bytes(range(256)) * 400  # 100 KiB of non-HTML bytes
 DIGEST = hashlib.sha256(BODY).hexdigest()
@@ -200,27 +199,77 @@ def test_corrupt_legacy_copy_is_ignored_with_a_warning(file_server, tmp_path, mo
     assert (legacy / "weights-test.pt").read_bytes() == b"\0" * len(BODY)
 
 
-def test_unpinned_file_is_recorded_then_checked(file_server, monkeypatch):
+def _body_check(*, complete: bool = True) -> ContentCheck:
+    """A content check with an independent oracle: the file must be BODY exactly."""
+
+    def run(path: Path) -> None:
+        if path.read_bytes() != BODY:
+            raise WeightsFormatError(f"{path} is not the test body")
+
+    return ContentCheck(run, complete, "test body")
+
+
+def test_unpinned_file_is_recorded_only_after_a_complete_check(file_server, monkeypatch):
     url = file_server.add("/w.pt", BODY)
     unpinned = _resource(url, sha256=None, size=None)
-    path = fetch(unpinned)
+    path = fetch(unpinned, check=_body_check())
     sidecar = path.with_name("weights-test.pt.sha256")
     assert sidecar.read_text().split()[0] == DIGEST
-    assert verify_cached(unpinned).state == "ok"
+    status = verify_cached(unpinned, check=_body_check())
+    assert (status.state, status.policy) == ("recorded", "first-use")
     path.write_bytes(BODY[::-1])  # tampered after the first download
     assert verify_cached(unpinned).state == "mismatch"
     monkeypatch.setenv("XRV_OFFLINE", "1")
     with pytest.raises(ChecksumError, match=DIGEST):
-        fetch(unpinned)
+        fetch(unpinned, check=_body_check())
     monkeypatch.delenv("XRV_OFFLINE")
     with pytest.warns(UserWarning, match="downloading it again"):
-        assert fetch(unpinned).read_bytes() == BODY
+        assert fetch(unpinned, check=_body_check()).read_bytes() == BODY
     assert len(file_server.gets("/w.pt")) == 2
+
+
+@pytest.mark.parametrize("check", [None, _body_check(complete=False)], ids=["no-check", "incomplete"])
+def test_unpinned_file_without_a_complete_check_stays_unverified(file_server, check):
+    url = file_server.add("/w.pt", BODY)
+    unpinned = _resource(url, sha256=None, size=None)
+    path = fetch(unpinned, check=check)
+    assert path.read_bytes() == BODY
+    assert _listing(path.parent) == ["weights-test.pt"]  # no digest recorded
+    status = verify_cached(unpinned, check=check)
+    assert status.state == "unverified" and status.policy == "none"
+    path.write_bytes(BODY[::-1])  # nothing to compare with: a changed file is still "unverified"...
+    assert verify_cached(unpinned).state == "unverified"
+    if check is not None:  # ...unless its content check refuses it
+        assert verify_cached(unpinned, check=check).state == "mismatch"
+
+
+def test_refused_content_is_deleted_and_never_recorded(file_server):
+    url = file_server.add("/w.pt", BODY[::-1])
+    unpinned = _resource(url, sha256=None, size=None)
+    with pytest.raises(WeightsFormatError, match=f"weights-test.pt from {url} was refused"):
+        fetch(unpinned, check=_body_check())
+    assert _listing(get_cache_dir()) == []
+    file_server.add("/w.pt", BODY)
+    assert fetch(unpinned, check=_body_check()).read_bytes() == BODY
+
+
+def test_a_hand_placed_unpinned_file_is_recorded_when_first_used(file_server):
+    url = file_server.add("/w.pt", BODY)
+    unpinned = _resource(url, sha256=None, size=None)
+    folder = get_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "weights-test.pt").write_bytes(BODY)
+    status = verify_cached(unpinned, check=_body_check())
+    assert status.state == "unverified" and "recorded the first time it is used" in status.detail
+    assert fetch(unpinned, check=_body_check()) == folder / "weights-test.pt"
+    assert verify_cached(unpinned, check=_body_check()).state == "recorded"
+    assert file_server.requests == []
 
 
 def test_verify_cached_and_import_file(tmp_path):
     resource = _resource("https://example.invalid/weights-test.pt")
-    assert verify_cached(resource).state == "missing"
+    status = verify_cached(resource)
+    assert (status.state, status.policy, status.expected) == ("missing", "pinned", DIGEST)
     wrong = tmp_path / "wrong.pt"
     wrong.write_bytes(BODY[:-1] + b"!")
     with pytest.raises(ChecksumError):
@@ -231,7 +280,19 @@ def test_verify_cached_and_import_file(tmp_path):
     path = import_file(good, resource)
     assert path.read_bytes() == BODY
     status = verify_cached(resource)
-    assert (status.state, status.sha256, status.expected) == ("ok", DIGEST, DIGEST)
+    assert (status.state, status.sha256, status.expected) == ("verified", DIGEST, DIGEST)
+
+
+def test_import_of_an_unpinned_file_runs_the_content_check(tmp_path):
+    resource = _resource("https://example.invalid/weights-test.pt", sha256=None, size=None)
+    wrong = tmp_path / "weights-test.pt"
+    wrong.write_bytes(b"hello\n")
+    with pytest.raises(WeightsFormatError):
+        import_file(wrong, resource, check=_body_check())
+    assert _listing(get_cache_dir()) == []
+    wrong.write_bytes(BODY)
+    import_file(wrong, resource, check=_body_check())
+    assert verify_cached(resource, check=_body_check()).state == "recorded"
 
 
 def test_cache_dir_argument_and_environment(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import io
 import os
 import pickle
 import subprocess
@@ -16,9 +17,9 @@ import pytest
 import torch
 
 from xrayvision.errors import UnsafeWeightsError, WeightsFormatError
-from xrayvision.hub import load_weights_file
+from xrayvision.hub import load_object, load_weights_file
 
-from .._official_format import write_with_fake_reference
+from .._official_format import write_with_fake_modules, write_with_fake_reference
 
 # A stand-in for the reference's package: the pickles name ``torchxrayvision.models.*``.
 _FAKE_MODELS = textwrap.dedent(
@@ -201,3 +202,117 @@ def test_files_that_are_not_weights(tmp_path):
         load_weights_file(tmp_path / "ckpt.pt")
     with pytest.raises(FileNotFoundError):
         load_weights_file(tmp_path / "absent.pt")
+
+
+class _AsksForStorage:
+    """Pickles as ``torch.UntypedStorage(n)``: n bytes allocated by the unpickler itself."""
+
+    def __init__(self, nbytes: int):
+        self.nbytes = nbytes
+
+    def __reduce__(self):
+        return (torch.UntypedStorage, (self.nbytes,))
+
+
+def _claiming(path: Path, numel: int, *, legacy: bool) -> Path:
+    """A real state dict whose pickle claims ``numel`` floats for its one 4-float storage."""
+    torch.save({"w": torch.arange(4, dtype=torch.float32)}, path, _use_new_zipfile_serialization=not legacy)
+    if not legacy:  # the zip format checks record sizes itself; the legacy one allocates first
+        return path
+    body = path.read_bytes()
+    old = b"K\x04N"  # BININT1 4 (numel), then NONE (no view): the storage's persistent id
+    assert body.count(old) == 1
+    path.write_bytes(body.replace(old, b"J" + numel.to_bytes(4, "little") + b"N"))
+    return path
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_storage_asked_for_is_bounded_by_the_file_size(tmp_path, legacy):
+    path = tmp_path / "huge.pt"
+    torch.save({"w": torch.ones(2), "x": _AsksForStorage(10**12)}, path, _use_new_zipfile_serialization=not legacy)
+    # 8 bytes for "w", then the 10**12 the call asks for, against the file's own few hundred.
+    with pytest.raises(WeightsFormatError, match=rf"{path} asks for at least 1000000000008 bytes .* holds only"):
+        load_weights_file(path)
+    # Control: a storage the file can hold passes the bound (and is then no state dict).
+    torch.save({"w": torch.ones(2), "x": _AsksForStorage(8)}, path, _use_new_zipfile_serialization=not legacy)
+    with pytest.raises(WeightsFormatError, match="not a flat state dict"):
+        load_weights_file(path)
+
+
+def test_a_persistent_id_claiming_more_than_the_file_holds_is_refused(tmp_path):
+    path = _claiming(tmp_path / "claims.pt", 2**31 - 1, legacy=True)
+    with pytest.raises(WeightsFormatError, match="asks for at least 8589934588 bytes"):
+        load_weights_file(path)
+    honest = _claiming(tmp_path / "honest.pt", 4, legacy=True)
+    assert torch.equal(load_weights_file(honest)["w"], torch.arange(4, dtype=torch.float32))
+
+
+def test_every_parse_failure_is_a_weights_format_error_naming_the_file(tmp_path):
+    torch.save({"w": torch.ones(64)}, tmp_path / "good.pt")
+    body = (tmp_path / "good.pt").read_bytes()
+    torch.save({"w": torch.ones(64)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    legacy = (tmp_path / "legacy.pt").read_bytes()
+    damaged = {
+        "not-a-zip.pt": b"PK\x03\x04" + b"\0" * 100,  # zipfile.BadZipFile underneath
+        "half-a-zip.pt": body[: len(body) // 2],
+        "half-a-legacy-file.pt": legacy[: len(legacy) - 40],
+        "bad-pickle.pt": b"\x80\x02" + b"\xff" * 40,
+    }
+    for name, data in damaged.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(WeightsFormatError, match=str(tmp_path / name)):
+            load_weights_file(tmp_path / name)
+
+
+# A dict subclass from a package this process does not have, as Lightning's AttributeDict.
+_FAKE_LIGHTNING = "class AttributeDict(dict):\n    pass\n\nclass Callbacks(list):\n    pass\n"
+_CHECKPOINT_WRITER = textwrap.dedent(
+    """
+    import sys, numpy, torch
+    from lightning_fake.parsing import AttributeDict, Callbacks
+
+    out = sys.argv[1]
+    checkpoint = {
+        "state_dict": {"model.w": torch.arange(3.0)},
+        "hyper_parameters": AttributeDict(lr=0.001, layers=[3, 4]),
+        "callbacks": Callbacks(["early-stopping", {"patience": 3}]),
+        "metrics": {"auroc": numpy.float64(0.91), "step": numpy.int64(7125), "ok": numpy.bool_(True)},
+    }
+    for legacy in (False, True):
+        torch.save(checkpoint, out + f"/checkpoint-{legacy}.ckpt", _use_new_zipfile_serialization=not legacy)
+    """
+)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_load_object_reads_lightning_checkpoints_without_lightning(tmp_path, legacy):
+    files = write_with_fake_modules(tmp_path, {"lightning_fake.parsing": _FAKE_LIGHTNING}, _CHECKPOINT_WRITER)
+    loaded = load_object(files / f"checkpoint-{legacy}.ckpt")
+    assert torch.equal(loaded["state_dict"]["model.w"], torch.arange(3.0))
+    hyper = loaded["hyper_parameters"]  # an inert record of the dict subclass: items kept, no code run
+    assert type(hyper).__name__ == "StandIn[lightning_fake.parsing.AttributeDict]"
+    assert hyper._xrv_items == {"lr": 0.001, "layers": [3, 4]}
+    assert loaded["callbacks"]._xrv_list == ["early-stopping", {"patience": 3}]
+    metrics = loaded["metrics"]  # numeric numpy scalars, rebuilt from their bytes
+    assert metrics["auroc"] == 0.91 and metrics["step"] == 7125 and bool(metrics["ok"]) is True
+    assert "lightning_fake" not in sys.modules
+
+
+def test_numpy_reconstruction_is_limited_to_numbers(tmp_path):
+    import numpy as np
+
+    torch.save({"text": np.str_("abc")}, tmp_path / "text.pt")  # a unicode dtype: refused
+    with pytest.raises(UnsafeWeightsError, match="numpy"):
+        load_object(tmp_path / "text.pt")
+    torch.save({"array": np.zeros(2)}, tmp_path / "array.pt")  # arrays are not weights either
+    with pytest.raises(UnsafeWeightsError, match="_reconstruct"):
+        load_object(tmp_path / "array.pt")
+
+
+def test_load_object_from_bytes(tmp_path):
+    buffer = io.BytesIO()
+    torch.save({"task_sequence": {"Edema": 0}, "model_state": {"w": torch.ones(2)}}, buffer)
+    loaded = load_object(buffer.getvalue(), label="weights.zip:member.pth.tar")
+    assert loaded["task_sequence"] == {"Edema": 0} and torch.equal(loaded["model_state"]["w"], torch.ones(2))
+    with pytest.raises(WeightsFormatError, match="weights.zip:member.pth.tar"):
+        load_object(b"<html>no</html>", label="weights.zip:member.pth.tar")

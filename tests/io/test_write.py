@@ -40,3 +40,15 @@ def test_bad_input():
         to_codes(np.zeros((2, 2)), 12)
     with pytest.raises(TransformError, match=r"\[1, H, W\]"):
         to_codes(np.zeros((3, 2, 2)))
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    from xrayvision.io import write_png
+
+    path = write_png(tmp_path / "x.png", np.zeros((1, 4, 4), dtype=np.float32))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

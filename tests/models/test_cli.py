@@ -14,6 +14,8 @@ import xrayvision as xrv
 from xrayvision.cli import main
 from xrayvision.fakedata.images import chest_xray_like, write_dicom, write_jpeg, write_png
 
+from xrayvision.models._registry import all_weights
+
 from .conftest import random_bn_stats
 
 
@@ -89,7 +91,9 @@ def test_weights_list_verify_import(tmp_path, capsys, cache_dir):
     capsys.readouterr()
     assert main(["weights", "verify", "rsna"]) == 0
     assert "rsna" in capsys.readouterr().out
-    assert main(["weights", "import", str(tmp_path / "nope.pt"), "--name", "rsna"]) == 1
+    with pytest.raises(SystemExit) as info:  # a usage error, as for every missing argument
+        main(["weights", "import", str(tmp_path / "nope.pt"), "--name", "rsna"])
+    assert info.value.code == 2 and f"{tmp_path / 'nope.pt'}: no such file" in capsys.readouterr().err
 
 
 def test_nan_free_probabilities_for_trained_columns(folder, checkpoint, capsys):
@@ -97,3 +101,137 @@ def test_nan_free_probabilities_for_trained_columns(folder, checkpoint, capsys):
     main(["predict", str(folder / "a.png"), "--weights", str(path), "--format", "json"])
     row = json.loads(capsys.readouterr().out)[0]
     assert all(not math.isnan(v) for k, v in row.items() if k != "image")
+
+
+# ----------------------------------------------------------------- xrv weights: trust and first contact
+
+
+@pytest.fixture(scope="module")
+def densenet_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dn") / "densenet.pt"
+    torch.save(random_bn_stats(xrv.models.DenseNet()).state_dict(), path)
+    return path
+
+
+def test_verify_on_an_empty_cache_says_what_to_do(capsys, cache_dir):
+    assert main(["weights", "verify"]) == 0
+    out = capsys.readouterr().out
+    assert f"No weight file is in the cache ({cache_dir})" in out
+    assert "2 with a published SHA-256" in out and "xrv weights download --all" in out
+
+
+def test_download_needs_names_or_all_and_all_is_a_name(capsys, tmp_path, monkeypatch, densenet_file):
+    with pytest.raises(SystemExit) as info:
+        main(["weights", "download"])
+    assert info.value.code == 2 and "--all" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["weights", "download", "nih", "--all"])
+    capsys.readouterr()
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(mirror))
+    (mirror / xrv.models.get_weights("nih").filename).write_bytes(densenet_file.read_bytes())
+    # "all" is the weight set named all: its (random) file fails the published digest.
+    (mirror / xrv.models.get_weights("all").filename).write_bytes(densenet_file.read_bytes())
+    assert main(["weights", "download", "all", "nih", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    rows = [line.split("\t") for line in captured.out.splitlines()]
+    assert [r[:2] for r in rows] == [["all", "failed"], ["nih", "recorded"]]
+    assert "2 weight set(s): 1 downloaded, 0 already in the cache, 1 failed" in captured.err
+    assert main(["weights", "download", "nih", "--quiet"]) == 0  # the hidden alias
+    assert "0 downloaded, 1 already in the cache, 0 failed" in capsys.readouterr().err
+
+
+def test_download_all_tries_every_downloadable_set_and_summarises(capsys, tmp_path, monkeypatch, densenet_file):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("XRV_WEIGHTS_MIRROR", str(mirror))
+    for name in ("pc", "rsna"):
+        (mirror / xrv.models.get_weights(name).filename).write_bytes(densenet_file.read_bytes())
+    assert main(["weights", "download", "--all", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    downloadable = [w for w in all_weights() if w.url]
+    rows = [line.split("\t") for line in captured.out.splitlines()]
+    assert [r[0] for r in rows] == [w.name for w in downloadable]  # every set, in registry order
+    assert {r[0] for r in rows if r[1] == "recorded"} == {"pc", "rsna"}
+    assert f"[{len(downloadable)}/{len(downloadable)}]" in captured.err
+    failed = len(downloadable) - 2
+    assert f"{len(downloadable)} weight set(s): 2 downloaded, 0 already in the cache, {failed} failed" in captured.err
+    anatomy = xrv.models.get_weights("chestx_anatomy")
+    assert f"chestx_anatomy ({anatomy.filename}); licence: {anatomy.licence}" in captured.err  # terms up front
+
+
+def test_verify_reports_each_state(capsys, cache_dir, densenet_file):
+    nih, pc, jf = (xrv.models.get_weights(n) for n in ("nih", "pc", "jfhealthcare"))
+    assert main(["weights", "import", str(densenet_file), "--name", "nih"]) == 0
+    (cache_dir / pc.filename).write_bytes(densenet_file.read_bytes())  # by hand: not yet used
+    (cache_dir / jf.filename).write_bytes(densenet_file.read_bytes())  # a core file under a baseline's name
+    (cache_dir / xrv.models.get_weights("all").filename).write_bytes(b"hello\n")
+    capsys.readouterr()
+    assert main(["weights", "verify"]) == 1
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()[1:] if line and not line.startswith((" ", "/"))]
+    states = {row[0]: row[1] for row in rows}
+    assert states == {"all": "mismatch", "nih": "recorded", "pc": "unverified", "jfhealthcare": "mismatch"}
+    assert "1 recorded, 1 unverified, 2 mismatch" in out
+    assert main(["weights", "verify", "pc", "rsna"]) == 1  # a named, missing file is a failure
+    out = capsys.readouterr().out
+    assert "recorded the first time it is used" in out and "rsna" in out and "missing" in out
+
+
+def test_info_prints_the_model_card(capsys):
+    assert main(["weights", "info", "densenet121-res224-all"]) == 0
+    out = capsys.readouterr().out
+    weights = xrv.models.get_weights("all")
+    assert out.startswith("all (alias densenet121-res224-all): classifier, densenet121")
+    assert "224x224" in out and "nih, pc, chex, mimic_ch, google, openi, kaggle" in out
+    assert weights.licence in out and weights.url in out and "28,382,008 bytes" in out
+    assert f"pinned: every copy must match the published SHA-256 {weights.sha256}" in out
+    assert "in the cache:    missing: not in the cache" in out
+    slot = next(line for line in out.splitlines() if line.split()[:2] == ["17", "Enlarged"])
+    assert slot.split()[-2:] == ["0.05015", "0.849"]  # op_threshs and ppv80_thres, spec §2
+    assert main(["weights", "info", "nih"]) == 0
+    out = capsys.readouterr().out
+    assert "recorded on first use" in out and "(untrained)" in out
+    assert main(["weights", "info", "riken"]) == 0  # TorchScript: recognised, never loaded to check it
+    assert "unverified: no digest is published and nothing checks its content completely" in capsys.readouterr().out
+
+
+def test_import_validates_content_against_the_record(capsys, tmp_path, cache_dir, densenet_file):
+    fake = tmp_path / "fake.pt"
+    fake.write_text("hello\n")
+    assert main(["weights", "import", "--name", "all", str(fake)]) == 1
+    assert "bytes but" in capsys.readouterr().err
+    assert main(["weights", "import", "--name", "nih", str(fake)]) == 1
+    assert "was refused" in capsys.readouterr().err
+    resnet = tmp_path / "resnet.pt"
+    torch.save(xrv.models.ResNet().model.state_dict(), resnet)
+    assert main(["weights", "import", "--name", "nih", str(resnet)]) == 1
+    assert "missing keys" in capsys.readouterr().err
+    assert not any(cache_dir.glob("nih-*"))
+    assert main(["weights", "import", "--name", "nih", str(densenet_file)]) == 0
+    assert capsys.readouterr().out.split("\t")[:2] == ["nih", "recorded"]
+
+
+def test_predict_with_a_baseline_through_the_registry(folder, capsys, cache_dir):
+    from xrayvision.baseline_models import emory_hiti
+
+    network = random_bn_stats(emory_hiti.RaceModel.network()).eval()
+    state = {"module." + k: v for k, v in network.state_dict().items()}
+    torch.save(state, cache_dir / xrv.models.get_weights("emory_hiti").filename)
+    assert main(["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert list(row) == ["image", "Asian", "Black", "White"]
+    assert sum(row[k] for k in ("Asian", "Black", "White")) == pytest.approx(1.0, abs=1e-5)  # softmax
+    command = ["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--format", "json"]
+    assert main([*command, "--output", "logits"]) == 0
+    logits = json.loads(capsys.readouterr().out)[0]
+    expected = torch.softmax(torch.tensor([logits["Asian"], logits["Black"], logits["White"]]), 0)
+    assert expected.tolist() == pytest.approx([row["Asian"], row["Black"], row["White"]], abs=1e-5)
+    assert main(["predict", str(folder / "a.png"), "--weights", "emory_hiti", "--output", "calibrated"]) == 1
+    assert "calibrated" in capsys.readouterr().err
+
+
+def test_predict_refuses_segmentation_models(folder, capsys):
+    assert main(["predict", str(folder / "a.png"), "--weights", "chestx_det"]) == 1
+    assert "xrv segment" in capsys.readouterr().err

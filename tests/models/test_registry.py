@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -72,13 +74,83 @@ def test_unknown_names_suggest_close_ones():
         xrv.models.get_weights("densenet121-res224-al")
     with pytest.raises(KeyError):  # UnknownNameError is a KeyError too
         xrv.models.get_weights("nope")
-    with pytest.raises(UnknownNameError):
-        xrv.models.get_model("jfhealthcare")  # a baseline: built from xrv.baseline_models
+    with pytest.raises(UnknownNameError, match="jfhealthcare"):
+        xrv.models.get_model("jfhealthcar")
 
 
 def test_listings():
     models = xrv.models.list_models()
     assert "densenet121-res224-all" in models and "all" in models and "101-elastic" in models
-    assert "jfhealthcare" not in models
+    assert "jfhealthcare" in models and "chestx_det" in models  # every registered weight set
+    assert set(models) == set(xrv.models.list_weights())
+    assert "jfhealthcare" not in xrv.models.list_models("segmentation")
+    assert xrv.models.list_models("segmentation") == ["chestx_det", "chestx_anatomy"]
     assert "jfhealthcare" in xrv.models.list_weights("baseline")
     assert xrv.models.list_weights(include_aliases=False).count("all") == 1
+
+
+def test_get_model_dispatches_through_registered_builders():
+    from xrayvision.models import _builders
+
+    for weights in all_weights():
+        entry = _builders.model_entry(weights.architecture)  # every record has a builder
+        assert entry.task in _builders.TASKS
+    assert _builders.model_entry("densenet121").builder is xrv.models.DenseNet
+    assert _builders.model_entry("resnet50").builder is xrv.models.ResNet
+    assert _builders.model_entry("resnetae101").builder is xrv.models.ResNetAE
+    assert _builders.model_entry("mira-resnet34").builder is xrv.baseline_models.mira.SexModel
+    assert _builders.model_entry("pspnet-resnet101").task == "segmentation"
+    assert xrv.models.list_models("regression") == ["riken"]
+
+
+def test_register_model_decorator(monkeypatch):
+    from xrayvision.models import _builders
+
+    monkeypatch.setattr(_builders, "_ENTRIES", dict(_builders._entries()))
+
+    @xrv.models.register_model("my-arch", task="classification")
+    def build(weights=None, **kwargs):
+        return ("built", weights, kwargs)
+
+    assert _builders.model_entry("my-arch").builder is build
+    with pytest.raises(ValueError, match="already built"):
+        xrv.models.register_model("densenet121", task="classification")(build)
+    with pytest.raises(ValueError, match="task"):
+        xrv.models.register_model("x", task="detection")
+    with pytest.raises(UnknownNameError, match="architecture"):
+        _builders.model_entry("no-such-arch")
+
+
+def test_the_weight_registry_imports_no_model(tmp_path):
+    # The old import loop: _registry chose classes from name prefixes and imported them.
+    code = (
+        "import sys, xrayvision.models._registry as r; r.all_weights(); "
+        "models = ('xrayvision.models.densenet', 'xrayvision.baseline_models'); "
+        "assert not any(m.startswith(models) for m in sys.modules), "
+        "sorted(m for m in sys.modules if m.startswith('xrayvision'))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_star_import_and_baseline_package(tmp_path):
+    code = (
+        "from xrayvision import *\n"
+        "import xrayvision.baseline_models as bm\n"
+        "assert baseline_models is bm and set(bm.__all__) >= {'jfhealthcare', 'chexpert', 'ieee8023'}\n"
+        "assert bm.mira.SexModel.targets == ['Male', 'Female']\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_default_pathologies_live_in_a_neutral_module():
+    from xrayvision import _vocabulary
+
+    assert xrv.datasets.default_pathologies is _vocabulary.default_pathologies
+    assert len(_vocabulary.default_pathologies) == 18
+
+
+def test_get_densenet_params_refuses_unknown_names():
+    assert xrv.models.get_densenet_params("densenet201")["block_config"] == (6, 12, 48, 32)
+    for name in ("densenet12", "densenet", "resnet50"):
+        with pytest.raises(ValueError, match="densenet121"):  # the reference answered DenseNet-121
+            xrv.models.get_densenet_params(name)

@@ -1,18 +1,21 @@
-"""The ``xrv`` command line: ``xrv demo``, ``xrv datasets``, ``xrv weights``, ``xrv predict``."""
+"""The ``xrv`` command line: ``xrv demo``, ``xrv datasets``, ``xrv weights``, ``xrv predict``, ``xrv segment``,
+``xrv train``, ``xrv evaluate``, ``xrv calibrate``, ``xrv cache``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .._version import __version__
 from ..errors import XRVError
+from ._common import UsageError
 
 #: Subcommand modules; each defines ``register(subparsers)`` that adds its parser and
 #: sets ``func`` (called with the parsed arguments, returning an exit status).
-_COMMANDS = ("demo", "datasets", "weights", "predict", "train", "evaluate", "calibrate")
+_COMMANDS = ("demo", "datasets", "weights", "predict", "segment", "explain", "train", "evaluate", "calibrate", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         importlib.import_module(f".{name}", __name__).register(subparsers)
+    for sub in _all_parsers(parser):
+        # The innermost parser wins: a UsageError is reported with its usage line.
+        sub.set_defaults(usage_parser=sub)
     return parser
+
+
+def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _all_parsers(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,12 +49,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except UsageError as error:
+        args.usage_parser.error(str(error))  # argparse's own path: usage, message, exit 2
     except XRVError as error:
         # Our errors already say what, why and what next: no traceback for users.
         print(f"xrv {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (``xrv datasets list | head``): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         return 130
+    return 2  # pragma: no cover - usage_parser.error never returns
 
 
 if __name__ == "__main__":  # pragma: no cover

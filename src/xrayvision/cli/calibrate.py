@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._common import add_progress_flag
+
 from ._data_args import add_dataset_arguments, datasets_from_arguments
 
 _EXAMPLE = """\
@@ -32,8 +34,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--no-progress", dest="quiet", action="store_true", help=argparse.SUPPRESS)
+    add_progress_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         model = get_model(args.weights).to(context.device)
         datasets = datasets_from_arguments(args, int(getattr(model, "input_resolution", None) or 224))
         result = calibrate(model, datasets, context=context, batch_size=args.batch_size, workers=args.workers,
-                           progress=not args.quiet)  # fmt: skip
+                           progress=not args.no_progress)  # fmt: skip
         if context.is_main:
             print(describe(result))
             result.apply(model)

@@ -1,7 +1,8 @@
 """``xrv datasets``: list the dataset classes, summarise one, verify its image files.
 
-* ``xrv datasets list``: every ``*_Dataset`` class of :mod:`xrayvision.datasets` with its
-  card (source, licence, layout, labels), read from the class itself so it stays true.
+* ``xrv datasets list [NAME]``: every ``*_Dataset`` class of :mod:`xrayvision.datasets`
+  with its card (source, licence, layout, labels), read from the class itself so it stays
+  true; with a NAME, that dataset's whole card.
 * ``xrv datasets summary NAME --imgpath DIR [--csvpath FILE] [--views V ...] [key=value ...]``:
   build the dataset and print its size, label totals and skipped rows.
 * ``xrv datasets verify NAME --imgpath DIR [--csvpath FILE] [key=value ...]``: find
@@ -9,6 +10,8 @@
 * ``xrv datasets resize NAME --imgpath DIR --out OUT [--size 224] [--workers N] [--fast-jpeg]``:
   write the centre-cropped, resized copy of every listed image (see
   :mod:`xrayvision.datasets.resize`); exit status 1 if an image is missing or unreadable.
+* ``xrv datasets metadata list | download KEY...|--all | import FILE``: the metadata
+  tables the datasets read by default (see :mod:`xrayvision.cli.metadata`).
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError, ImageReadError, MissingImageError, UnknownNameError
+from ..errors import DatasetError, ImageReadError, MissingImageError
+from . import metadata
+from ._common import UsageError, add_progress_flag, plain_text, wrapped
 
 #: Card fields shown by ``list``, in order.
 CARD_FIELDS = ("source", "licence", "layout", "labels")
-#: Longest card field printed by ``list`` (the docstring has the rest).
-MAX_FIELD = 160
+#: Constructor arguments set by an ``xrv datasets`` flag rather than KEY=VALUE.
+FLAGS = {"imgpath": "--imgpath DIR", "csvpath": "--csvpath FILE", "views": "--views V[,V...]"}
 #: Problems listed in full by ``verify`` before it only counts them.
 MAX_LISTED = 20
 
@@ -37,39 +42,40 @@ MAX_LISTED = 20
 
 
 def dataset_classes() -> dict[str, Any]:
-    """``{public name: class or ImportError}`` for every ``*_Dataset`` name, in listing order.
+    """``{class name: class or ImportError}`` for every registered dataset and old class
+    name (``VinBrain_Dataset``), in listing order (:func:`xrayvision.datasets.list_datasets`).
 
-    A name whose module cannot be imported maps to the error, so ``list`` can say so
+    A class whose module cannot be imported maps to the error, so ``list`` can say so
     instead of failing.
     """
-    from .. import datasets
+    from ..datasets._registry import DATASETS
 
     out: dict[str, Any] = {}
-    for name in datasets.__all__:
-        if not name.endswith("_Dataset"):
-            continue
+    for record in DATASETS:
         try:
-            cls = getattr(datasets, name)
+            cls: Any = record.load()
         except (ImportError, AttributeError) as err:
-            out[name] = err
-            continue
-        if not cls.__module__.rsplit(".", 1)[-1].startswith("_"):  # wrappers live in _compose
-            out[name] = cls
+            cls = err
+        for name in (record.name, *record.aliases):
+            if name.endswith("_Dataset"):
+                out[name] = cls
     return out
 
 
 def find_class(name: str) -> type:
-    """The dataset class called ``name`` (case-insensitive, ``_Dataset`` optional)."""
-    classes = {n: c for n, c in dataset_classes().items()}
-    by_key = {n.lower(): n for n in classes}
-    by_key.update({n.lower().removesuffix("_dataset"): n for n in classes})
-    key = by_key.get(name.lower())
-    if key is None:
-        raise UnknownNameError("dataset", name, classes)
-    cls = classes[key]
-    if isinstance(cls, Exception):
-        raise DatasetError(f"dataset {key} is not available in this installation: {cls}")
-    return cls
+    """The dataset class called ``name`` (a class name or a short name such as ``nih``,
+    any letter case, ``_Dataset`` optional).
+
+    Raises:
+        UnknownNameError: no such dataset.
+        DatasetError: its module cannot be imported here.
+    """
+    from ..datasets import get_dataset_class
+
+    try:
+        return get_dataset_class(name)
+    except (ImportError, AttributeError) as err:
+        raise DatasetError(f"dataset {name} is not available in this installation: {err}") from err
 
 
 def card(cls: type) -> dict[str, str]:
@@ -127,6 +133,7 @@ def build_dataset(args: argparse.Namespace, *, everything: bool = False) -> Any:
     cls = find_class(args.name)
     kwargs = _keyword_options(args.options)
     accepted = inspect.signature(cls.__init__).parameters
+    _require_arguments(cls, accepted, kwargs, args)
     if everything:
         if "views" in accepted and args.views is None:
             kwargs.setdefault("views", "*")
@@ -146,10 +153,24 @@ def build_dataset(args: argparse.Namespace, *, everything: bool = False) -> Any:
         raise DatasetError(f"{cls.__name__}: {err}") from err
 
 
+def _require_arguments(cls: type, accepted: Any, kwargs: dict[str, Any], args: argparse.Namespace) -> None:
+    """Name the flag (or KEY=VALUE) of every required constructor argument left out."""
+    for name, parameter in accepted.items():
+        if name == "self" or parameter.default is not inspect.Parameter.empty:
+            continue
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        if name in kwargs or getattr(args, name, None) is not None:
+            continue
+        raise UsageError(f"{cls.__name__} needs {FLAGS.get(name, f'{name}=VALUE')}")
+
+
 # ---------------------------------------------------------------------------- commands
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if args.name:
+        return _print_whole_card(args.name)
     seen: dict[int, str] = {}
     for name, cls in dataset_classes().items():
         if isinstance(cls, Exception):
@@ -160,16 +181,24 @@ def run_list(args: argparse.Namespace) -> int:
             continue
         seen[id(cls)] = name
         info = card(cls)
-        print(f"{name}: {info['title']}")
+        print(f"{name}: {plain_text(info['title'])}")
         for field in CARD_FIELDS:
             if info.get(field):
-                print(f"    {field + ':':9}{_shorten(info[field])}")
+                print(wrapped(plain_text(" ".join(info[field].split())), f"    {field + ':':9}"))
+    print("\n(`xrv datasets list NAME` prints a dataset's whole card)")
     return 0
 
 
-def _shorten(text: str) -> str:
-    text = " ".join(text.replace("``", "").split())
-    return text if len(text) <= MAX_FIELD else text[: MAX_FIELD - 3].rstrip() + "..."
+def _print_whole_card(name: str) -> int:
+    cls = find_class(name)
+    declared = getattr(cls, "card", None)
+    print(f"{cls.__name__}\n")
+    if isinstance(declared, dict):  # a card given as data: its fields, then the docstring
+        for field, value in declared.items():
+            print(f"{field}: {plain_text(str(value))}")
+        print()
+    print(plain_text(inspect.getdoc(cls) or "(no description)"))
+    return 0
 
 
 def _format_count(value: Any) -> str:
@@ -228,6 +257,12 @@ def _progress(items: list[Any], desc: str, quiet: bool) -> Iterator[Any]:
 def run_verify(args: argparse.Namespace) -> int:
     from ..io import read_image
 
+    cls = find_class(args.name)
+    if args.imgpath is not None and not os.path.exists(args.imgpath):
+        # Said once, instead of once per image the metadata lists.
+        raise DatasetError(
+            f"--imgpath {args.imgpath} does not exist: give the folder that holds {cls.__name__}'s images"
+        )
     dataset = build_dataset(args, everything=True)
     missing: list[str] = []
     unreadable: list[tuple[str, str]] = []
@@ -246,14 +281,14 @@ def run_verify(args: argparse.Namespace) -> int:
         missing += located[1]
         checked = len(unique) + len(located[1])
         if not args.no_decode:
-            for path in _progress(present, "decoding", args.quiet):
+            for path in _progress(present, "decoding", args.no_progress):
                 try:
                     read_image(path)
                 except ImageReadError as err:
                     unreadable.append((str(path), err.reason))
     else:  # the class cannot say where its files are: read every item
         checked = len(dataset)
-        for index in _progress(list(range(len(dataset))), "reading", args.quiet):
+        for index in _progress(list(range(len(dataset))), "reading", args.no_progress):
             try:
                 dataset._read_image(index)
             except MissingImageError as err:
@@ -288,7 +323,7 @@ def run_resize(args: argparse.Namespace) -> int:
 
     dataset = build_dataset(args, everything=True)
     report = resize_dataset(dataset, args.out, size=args.size, bits=args.bits, workers=args.workers,
-                            fast_jpeg=args.fast_jpeg, progress=not args.quiet)  # fmt: skip
+                            fast_jpeg=args.fast_jpeg, progress=not args.no_progress)  # fmt: skip
     print(f"{type(dataset).__name__}: {report.summary(MAX_LISTED)}")
     return 0 if report.complete else 1
 
@@ -329,7 +364,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                      parser_class=_KeyValueParser)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
-    listing = commands.add_parser("list", help="every dataset class with its card")
+    listing = commands.add_parser("list", help="every dataset class with its card, or one dataset's whole card")
+    listing.add_argument("name", nargs="?", metavar="NAME", help="a dataset class, e.g. NIH_Dataset or nih")
     listing.set_defaults(func=run_list)
 
     summary = commands.add_parser("summary", help="build a dataset and print its totals")
@@ -343,7 +379,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--views", action="extend", type=_view_list,
                         help="views to check, comma-separated or repeated (default: all)")
     verify.add_argument("--no-decode", action="store_true", help="only check that the files exist")
-    verify.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_flag(verify)
     verify.set_defaults(func=run_verify)
 
     resize = commands.add_parser("resize", help="write a centre-cropped, resized copy of the images")
@@ -358,5 +394,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="decode JPEGs at reduced scale: faster, small differences (see the docs)")
     resize.add_argument("--views", action="extend", type=_view_list,
                         help="views to copy, comma-separated or repeated (default: all)")
-    resize.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_flag(resize)
     resize.set_defaults(func=run_resize)
+    metadata.register(commands)

@@ -1,20 +1,29 @@
 """``xrv demo``: the whole library end to end, offline, on generated data.
 
-It writes a small dataset in the real NIH ChestX-ray14 layout with the library's own
-fake-data writers, loads it through the dataset API, relabels and merges it, prints the
-summary tree and label totals, runs the paper's pre-processing, saves a preview grid,
-and (when the official weights are in the cache) predicts with a published model.
+1-4. The dataset API on a small dataset written in the real NIH ChestX-ray14 layout:
+     loading per view, relabelling, merging, label totals.
+5-9. The chest phantom (rendered radiographs whose findings have exact masks): a
+     captioned preview grid; a small classifier trained with ``xrv.train``; its
+     validation AUC; an attribution map over the image with the drawn finding outlined
+     and its agreement with it; a Latent Shift counterfactual GIF (with an autoencoder
+     fitted briefly on the phantom); a self-contained HTML report of all of it.
+10.  A published model, when its weights are already cached (the demo never downloads).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-PREVIEW_TILE = 224
+#: Side of the phantom images the demo trains on.
+PHANTOM_SIZE = 64
+#: Findings the demo's classifier learns.
+FINDINGS = ["Cardiomegaly", "Effusion"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,32 +34,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=Path("xrv-demo"), help="output folder (default: ./xrv-demo)")
-    parser.add_argument("--patients", type=int, default=12, help="number of fake patients (default: 12)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated data")
-    parser.add_argument("--weights", default="densenet121-res224-all", help="weights for the model step")
+    parser.add_argument("--patients", type=int, default=12, help="patients of the NIH-layout dataset (default: 12)")
+    parser.add_argument("--images", type=int, default=500, help="phantom images to train on (default: 500)")
+    parser.add_argument("--epochs", type=int, default=4, help="training epochs on the phantom (default: 4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated data and the training")
+    parser.add_argument("--weights", default="densenet121-res224-all", help="published weights for the last step")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    dataset_tour(out, args.patients, args.seed)
+    result = train_on_phantom(out, args.images, args.epochs, args.seed)
+    explain_phantom(out, result, args.seed)
+    model_step(args.weights)
+    print(f"\nDone in {time.perf_counter() - start:.1f} s. Everything is in {out}/ (open {out / 'report.html'})")
+    return 0
+
+
+# ----------------------------------------------------------------------------- 1-4
+
+
+def dataset_tour(out: Path, patients: int, seed: int) -> None:
+    """Write an NIH-layout dataset and go through the dataset API on it."""
     from .. import datasets as xd
     from ..fakedata.nih import write_nih
     from ..transforms import Compose, XRayCenterCrop, XRayResizer
 
-    start = time.perf_counter()
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-
     step("1. Writing a small dataset in the NIH ChestX-ray14 layout")
-    paths = write_nih(out / "NIH", n_patients=args.patients, seed=args.seed)
-    print(f"   images:   {paths['imgpath']}")
-    print(f"   metadata: {paths['csvpath']}")
+    paths = write_nih(out / "NIH", n_patients=patients, seed=seed)
+    print(f"   images:   {paths['imgpath']}\n   metadata: {paths['csvpath']}")
 
-    step("2. Loading it through the dataset API (one dataset per view)")
-    transform = Compose([XRayCenterCrop(), XRayResizer(PREVIEW_TILE)])
+    step("2. Loading it through the dataset API (one dataset per view): crop, resize 224, [-1024, 1024]")
+    transform = Compose([XRayCenterCrop(), XRayResizer(224)])
     common = dict(csvpath=paths["csvpath"], bbox_list_path=paths["bbox_list_path"], transform=transform)
     pa = xd.NIH_Dataset(paths["imgpath"], views=["PA"], unique_patients=False, pathology_masks=True, **common)
     ap = xd.NIH_Dataset(paths["imgpath"], views=["AP"], unique_patients=False, **common)
-    print(f"   {pa}\n   {ap}")
+    sample = pa[0]
+    print(f"   {pa}\n   {ap}\n   a sample: img {tuple(sample['img'].shape)} in "
+          f"[{sample['img'].min():.0f}, {sample['img'].max():.0f}], lab of {len(sample['lab'])} pathologies")  # fmt: skip
 
     step("3. Relabelling both to the 18 default pathologies and merging them")
     for dataset in (pa, ap):
@@ -61,30 +85,108 @@ def run(args: argparse.Namespace) -> int:
     step("4. Label totals of the merged dataset (1 = present, 0 = absent; NaN not counted)")
     for name, counts in merged.totals().items():
         if counts:
-            shown = ", ".join(f"{value:g}: {count}" for value, count in sorted(counts.items()))
-            print(f"   {name:<27} {shown}")
-
-    step("5. Pre-processing every image: read -> [-1024, 1024] -> center crop -> resize 224")
-    images, titles = [], []
-    for i in range(len(merged)):
-        sample = merged[i]
-        img = np.asarray(sample["img"])
-        if img.shape != (1, PREVIEW_TILE, PREVIEW_TILE) or img.min() < -1024 or img.max() > 1024:
-            raise RuntimeError(f"pre-processing produced {img.shape} in [{img.min()}, {img.max()}]")
-        images.append(img[0])
-        titles.append(merged.csv["Image Index"].iloc[i])
-    print(f"   {len(images)} images, each float32 [1, 224, 224] within [-1024, 1024]")
-
-    preview = out / "preview.png"
-    save_grid(images, preview)
-    step(f"6. Preview grid saved to {preview}")
-
-    model_step(args.weights, images)
-    print(f"\nDone in {time.perf_counter() - start:.1f} s. Everything is in {out}/")
-    return 0
+            print(f"   {name:<27} " + ", ".join(f"{value:g}: {count}" for value, count in sorted(counts.items())))
 
 
-def model_step(weights_name: str, images: list[np.ndarray]) -> None:
+# ----------------------------------------------------------------------------- 5-6
+
+
+def train_on_phantom(out: Path, images: int, epochs: int, seed: int) -> Any:
+    """Preview the phantom, then train a small DenseNet on it with ``xrv.train``."""
+    from ..datasets import SyntheticChest_Dataset
+    from ..train import Trainer, config_from_dict
+
+    step("5. The chest phantom: rendered radiographs whose findings have exact masks")
+    phantom = SyntheticChest_Dataset(n=16, size=128, seed=seed, prevalence=0.4)
+    captions = [", ".join(p for p, v in zip(phantom.pathologies, phantom.labels[i]) if v == 1) or "no finding"
+                for i in range(len(phantom))]  # fmt: skip
+    preview = save_grid([phantom[i]["img"][0] for i in range(len(phantom))], out / "preview.png", captions)
+    print(f"   {phantom}\n   captioned preview grid: {preview}")
+
+    step(f"6. Training a small DenseNet on {images} phantom images ({PHANTOM_SIZE} px) with xrv.train")
+    config = config_from_dict({
+        "run": {"out": str(out / "run"), "seed": seed, "workers": 0, "progress": False},
+        "data": {"datasets": [{"name": "phantom", "options": {"n": images, "size": PHANTOM_SIZE, "seed": seed,
+                                                              "prevalence": 0.35}}],
+                 # no augmentation: a few short epochs are enough for the phantom
+                 "pathologies": FINDINGS, "resolution": PHANTOM_SIZE, "augment": False},
+        "model": {"architecture": "densenet121",
+                  "options": {"growth_rate": 8, "block_config": [2, 2, 2], "num_init_features": 16}},
+        "optim": {"epochs": epochs, "batch_size": 32, "lr": 3e-3},
+    })  # fmt: skip
+    shutil.rmtree(out / "run", ignore_errors=True)  # the demo's own run of an earlier call
+    result = Trainer(config).fit()
+    valid = [r for r in result.history if r["kind"] == "valid"]
+    for record in valid:
+        shown = "  ".join(f"{name} {auc:.3f}" if auc is not None else f"{name} -" for name, auc in record["auc"].items())
+        print(f"   epoch {record['epoch'] + 1}: validation AUC  {shown}")
+    print(f"   weight set: {result.best_weights} (loads with xrv.models.get_model; curves: {result.out / 'curves.png'})")
+    return result
+
+
+# ----------------------------------------------------------------------------- 7-9
+
+
+def explain_phantom(out: Path, result: Any, seed: int) -> None:
+    """An attribution overlay, a Latent Shift GIF and the HTML report for one validation image."""
+    import torch
+
+    from .. import explain
+    from ..autoencoders import fit_autoencoder
+    from ..datasets import SyntheticChest_Dataset
+    from ..models import get_model
+
+    model = get_model(result.best_weights)
+    model.apply_sigmoid = True
+    final = [r for r in result.history if r["kind"] == "valid"][-1]["auc"]
+    target = max(FINDINGS, key=lambda name: final.get(name) or 0.0)  # the finding it learned best
+    images = SyntheticChest_Dataset(n=160, size=PHANTOM_SIZE, seed=seed + 1, prevalence=0.5, pathology_masks=True)
+    column = images.pathologies.index(target)
+    positives = [i for i in range(len(images)) if images.labels[i, column] == 1]
+    with torch.no_grad():
+        scores = model(torch.from_numpy(np.stack([images[i]["img"] for i in positives])))[:, model.targets.index(target)]
+    index = positives[int(torch.argmax(scores))]
+    sample = images[index]
+    x = torch.from_numpy(sample["img"])[None]
+    mask = sample["pathology_masks"][column][0]
+
+    step(f"7. Explaining the {target} prediction on a new phantom image (Grad-CAM and integrated gradients)")
+    maps = {}
+    for method in ("gradcam", "integrated_gradients"):
+        heat = explain.attribute(model, x, target, method=method, output="logit", abs=True)[0, 0].detach().numpy()
+        scores_ = explain.mask_scores(heat, mask)
+        maps[method] = heat
+        print(f"   {method:<22} agreement with the drawn {target.lower()}: IoU {scores_.iou:.2f} "
+              f"(area-matched threshold; chance {mask.mean():.2f})")  # fmt: skip
+    overlay = explain.save_overlay(out / "overlay.png", x[0], maps["gradcam"], mask=mask,
+                                   title=f"Grad-CAM for {target} (outline: the drawn finding)")  # fmt: skip
+    print(f"   overlay: {overlay}")
+
+    step("8. A Latent Shift counterfactual: the image changed to lower the prediction")
+    print("   fitting a small autoencoder to the phantom (the published one is trained on real 224 px radiographs)")
+    train_images = SyntheticChest_Dataset(n=400, size=PHANTOM_SIZE, seed=seed, prevalence=0.35)
+    autoencoder = fit_autoencoder(train_images, epochs=10, seed=seed)
+    (shift,) = explain.LatentShift(model, autoencoder, search="package", output="probability").attribute(x, target)
+    gif = shift.save_gif(out / "counterfactual.gif", show_pred=True, side_by_side=True)
+    print(f"   {target} probability {shift.initial_pred:.2f} on the reconstruction, {shift.preds[0]:.2f} at "
+          f"λ = {shift.lambdas[0]:.0f}; GIF: {gif}")  # fmt: skip
+    maps["latent shift (int)"] = shift.heatmap("int")
+
+    step("9. The HTML report (self-contained: open it in any browser)")
+    with torch.no_grad():
+        outputs = model(x)[0]
+    entry = explain.ReportEntry(
+        name=f"phantom image {index} (seed {seed + 1})", image=x[0], target=target,
+        predictions={name: float(v) for name, v in zip(model.targets, outputs)}, maps=maps, counterfactual=shift,
+        notes=[f"classifier: {result.best_weights}", "maps explain the logit; the GIF shows the probability"],
+    )  # fmt: skip
+    print(f"   {explain.write_report(out / 'report.html', [entry], title='xrayvision demo')}")
+
+
+# ----------------------------------------------------------------------------- 10
+
+
+def model_step(weights_name: str) -> None:
     """Predict with a published model if its weights are at hand; else say how to get them.
 
     The demo never downloads: it uses the cache, a reference cache
@@ -94,55 +196,61 @@ def model_step(weights_name: str, images: list[np.ndarray]) -> None:
 
     import torch
 
+    from ..datasets import SyntheticChest_Dataset
     from ..errors import XRVError
-    from ..hub import legacy_cache_dir, verify_cached
+    from ..hub import advice, legacy_cache_dir, verify_cached
     from ..models import get_model, get_weights
+    from ..models._validate import content_check
 
-    step(f"7. Predicting with the published model {weights_name!r}")
+    step(f"10. Predicting with the published model {weights_name!r}")
     weights = get_weights(weights_name)
-    status = verify_cached(weights.resource())
+    status = verify_cached(weights.resource(), check=content_check(weights))
     at_hand = (
-        status.state in ("ok", "unverified")
+        status.usable
         or (legacy_cache_dir() / weights.filename).is_file()
         or bool(os.environ.get("XRV_WEIGHTS_MIRROR"))
     )
     if not at_hand:
         problem = "are not in the cache" if status.state == "missing" else f"failed verification ({status.detail})"
-        print(
-            f"   The weights {problem}, and the demo never downloads.\n"
-            f"   Get them once with:  xrv weights download {weights.name}\n"
-            f"   or, on a machine without internet, copy {weights.filename} from\n"
-            f"   {weights.url}\n"
-            f"   and run:  xrv weights import /path/to/{weights.filename}"
-        )
+        print(f"   The weights {problem}, and the demo never downloads.")
+        print(f"   {advice(weights.resource(), status.path)}")
         return
     try:
         model = get_model(weights.name)
     except XRVError as error:
         print(f"   Skipped: {error}")
         return
+    resolution = model.input_resolution
+    phantom = SyntheticChest_Dataset(n=4, size=resolution, seed=0, prevalence=0.5)
     with torch.inference_mode():
-        probabilities = model(torch.from_numpy(np.stack(images)[:, None]))
+        probabilities = model(torch.from_numpy(np.stack([phantom[i]["img"] for i in range(len(phantom))])))
     trained = [j for j, name in enumerate(model.pathologies) if name]
     first = probabilities[0]
     top = sorted(trained, key=lambda j: -float(first[j]))[:3]
-    print(f"   {len(images)} images predicted; first image, top findings:")
+    print(f"   {len(phantom)} phantom images ({resolution} px) predicted; first image, top findings:")
     for j in top:
         print(f"   {model.pathologies[j]:<27} {float(first[j]):.3f}")
     print(f"   ({len(trained)} trained outputs; the untrained slots of these weights are NaN)")
 
 
-def save_grid(images: list[np.ndarray], path: Path, columns: int = 6) -> None:
-    """Tile ``[H, W]`` images in [-1024, 1024] into one 8-bit PNG (no contrast stretch)."""
-    from PIL import Image
+def save_grid(images: list[np.ndarray], path: Path, captions: list[str] | None = None, columns: int = 4) -> Path:
+    """Tile ``[H, W]`` images in [-1024, 1024] into one 8-bit PNG (no contrast stretch),
+    each with its caption in a band below it."""
+    from PIL import Image, ImageDraw
 
+    band = 14 if captions else 0
     rows = -(-len(images) // columns)
     h, w = images[0].shape
-    grid = np.zeros((rows * h, columns * w), dtype=np.uint8)
+    grid = Image.new("L", (columns * w, rows * (h + band)), 0)
+    draw = ImageDraw.Draw(grid)
     for k, img in enumerate(images):
         r, c = divmod(k, columns)
-        grid[r * h : (r + 1) * h, c * w : (c + 1) * w] = np.round((img + 1024) * (255 / 2048))
-    Image.fromarray(grid).save(path)
+        tile = Image.fromarray(np.round((np.asarray(img) + 1024) * (255 / 2048)).astype(np.uint8))
+        grid.paste(tile, (c * w, r * (h + band)))
+        if captions:
+            draw.text((c * w + 3, r * (h + band) + h + 1), captions[k], fill=255)
+    grid.save(path)
+    return path
 
 
 def step(text: str) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._common import add_progress_flag
+
 from ._data_args import add_dataset_arguments, datasets_from_arguments
 
 _EXAMPLE = """\
@@ -34,8 +36,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers per process")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--no-progress", dest="quiet", action="store_true", help=argparse.SUPPRESS)
+    add_progress_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             datasets = datasets_from_arguments(args, int(getattr(model, "input_resolution", None) or 224))
             results.append(evaluate_model(
                 model, datasets, name=weights, context=context, batch_size=args.batch_size, workers=args.workers,
-                bootstrap=args.bootstrap, seed=args.seed, progress=not args.quiet,
+                bootstrap=args.bootstrap, seed=args.seed, progress=not args.no_progress,
             ))  # fmt: skip
         if context.is_main:
             merged = Evaluation(pd.concat([r.table for r in results], ignore_index=True),

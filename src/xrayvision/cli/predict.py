@@ -9,6 +9,8 @@ import math
 import sys
 from typing import Any
 
+from ._common import add_progress_flag
+
 _DEFAULT_WEIGHTS = "densenet121-res224-all"
 
 
@@ -30,32 +32,54 @@ def register(subparsers: Any) -> None:
         "--output",
         choices=("probabilities", "calibrated", "logits"),
         default="probabilities",
-        help="probabilities (sigmoid), calibrated (operating point mapped to 0.5, as the models' default), or logits",
+        help="probabilities (sigmoid, or softmax for single-label baselines), calibrated (operating "
+        "point mapped to 0.5, as the core models' default), or logits; a regression model (riken "
+        "age) prints its one output",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_progress_flag(parser)
     parser.add_argument("--cache-dir", default=None, help="weights cache folder")
     parser.set_defaults(func=run)
 
 
 def _load_model(weights: str, cache_dir: str | None, output: str) -> Any:
-    from ..models import _loading
-    from ..models.autoencoder import AUTOENCODER
-    from ..models.densenet import DenseNet
-    from ..models.resnet import ResNet
+    model = load_classifier(weights, cache_dir)
+    _set_output(model, output)
+    optimize = getattr(model, "optimize_for_inference", None)
+    return optimize() if optimize is not None else model
 
-    record, path = _loading.resolve(weights)
-    architecture = record.architecture if record else None
-    if path is not None and record is None:
-        _, config = _loading.read_file(path)
-        architecture = config.get("architecture", "densenet121")
-    if record is not None and record.kind == AUTOENCODER:
-        raise ValueError(f"{weights!r} are autoencoder weights; xrv predict needs a classifier")
-    cls = ResNet if str(architecture).startswith("resnet") else DenseNet
-    model = cls(weights=weights, cache_dir=cache_dir)
-    if output != "calibrated":
-        model.op_threshs = None
-        model.apply_sigmoid = output == "probabilities"
-    return model.optimize_for_inference()
+
+def _set_output(model: Any, output: str) -> None:
+    """Put ``model`` in the output mode asked for on the command line."""
+    from ..errors import UnknownNameError
+
+    modes = getattr(model, "output_modes", None)
+    if modes is None:  # the core classifiers: calibration and sigmoid switches
+        if output != "calibrated":
+            model.op_threshs = None
+            model.apply_sigmoid = output == "probabilities"
+        return
+    if output in modes:
+        model.output = output
+    elif output != "probabilities":
+        # "probabilities" is only the default: a regression model keeps its one output.
+        raise UnknownNameError(f"--output of {model!r}", output, modes)
+
+
+def load_classifier(weights: str, cache_dir: str | None) -> Any:
+    """The classifier (core or baseline, or a weight file) named by ``weights``, in eval mode.
+
+    Raises:
+        UnknownNameError: ``weights`` names no classifier (a segmentation model, an
+            autoencoder, an unknown name); the message lists the classifiers.
+    """
+    from ..errors import UnknownNameError
+    from ..models._builders import list_models, resolve_entry
+
+    entry, _ = resolve_entry(weights)
+    if entry.task not in ("classification", "regression"):
+        hint = " (use `xrv segment`)" if entry.task == "segmentation" else ""
+        raise UnknownNameError(f"classifier{hint}", weights, list_models("classification") + list_models("regression"))
+    return entry.builder(weights=weights, cache_dir=cache_dir).eval()
 
 
 def run(args: argparse.Namespace) -> int:

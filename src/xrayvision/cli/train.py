@@ -9,6 +9,8 @@ import argparse
 import math
 from typing import Any
 
+from ._common import add_progress_flag
+
 _EXAMPLE = """\
 example:
   xrv train run.toml --set optim.lr=3e-4 --set run.out=runs/lr3e-4
@@ -31,15 +33,14 @@ def register(subparsers: Any) -> None:
         help="override a setting, e.g. optim.lr=3e-4 or data.datasets.0.imgpath=NIH/images-224 (repeatable)",
     )  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue the run in run.out from its last state")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--no-progress", dest="quiet", action="store_true", help=argparse.SUPPRESS)
+    add_progress_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..train import Trainer, load_config
 
-    overrides = list(args.overrides) + (["run.progress=false"] if args.quiet else [])
+    overrides = list(args.overrides) + (["run.progress=false"] if args.no_progress else [])
     config = load_config(args.config, overrides)
     result = Trainer(config).fit(resume=args.resume)
     import os

@@ -5,12 +5,16 @@ Usage, as in the paper::
     import xrayvision as xrv
     d = xrv.datasets.NIH_Dataset(imgpath="NIH/images-224", views=["PA", "AP"])
     xrv.datasets.relabel_dataset(xrv.datasets.default_pathologies, d)
+
+Every dataset class is registered (:func:`list_datasets`, :func:`get_dataset_class`),
+so tools can choose one by name: ``get_dataset_class("nih")``.
 """
 
 from __future__ import annotations
 
 from .._lazy import lazy_namespace
 from ._base import Dataset
+from ._registry import DATASETS, DatasetRecord, get_dataset_class, list_datasets, register_dataset
 from ._vocabulary import USE_INCLUDED_FILE, default_pathologies
 
 _NAMES = {
@@ -27,38 +31,27 @@ _NAMES = {
     "ToPILImage": "..transforms",
     "apply_transforms": "..transforms",
     "normalize": "..io",
-    # one module per source
-    "NIH_Dataset": ".nih",
-    "NIH_Google_Dataset": ".nih_google",
-    "RSNA_Pneumonia_Dataset": ".rsna",
-    "CheX_Dataset": ".chexpert",
-    "CheXlocalize_Dataset": ".chexlocalize",
-    "MIMIC_Dataset": ".mimic",
-    "BRAX_Dataset": ".brax",
-    "PC_Dataset": ".padchest",
-    "Openi_Dataset": ".openi",
-    "COVID19_Dataset": ".covid19",
-    "NLMTB_Dataset": ".nlmtb",
-    "TBX11K_Dataset": ".tbx11k",
-    "SIIM_Pneumothorax_Dataset": ".siim",
-    "VinDr_Dataset": ".vindr",
-    "VinBrain_Dataset": ".vindr",
-    "StonyBrookCOVID_Dataset": ".stonybrook",
-    "ObjectCXR_Dataset": ".objectcxr",
-    # generated, with known ground truth
-    "SyntheticChest_Dataset": ".synthetic_chest",
+    # one module per source, from the registry
+    **{name: record.module for record in DATASETS for name in (record.name, *record.aliases) if name.endswith("_Dataset")},
+    # helpers of the generated datasets
     "SiteStyle": ".synthetic_chest",
-    "SyntheticChestFolder_Dataset": ".synthetic_chest_folder",
     "write_synthetic_chest": ".synthetic_chest_folder",
-    "SyntheticCross_Dataset": ".synthetic_cross",
     "red_herring_splits": ".synthetic_cross",
 }
 
 __getattr__, _lazy_dir = lazy_namespace(__name__, _NAMES)
 
+__all__ = [
+    "Dataset",
+    "DatasetRecord",
+    "USE_INCLUDED_FILE",
+    "default_pathologies",
+    "get_dataset_class",
+    "list_datasets",
+    "register_dataset",
+    *_NAMES,
+]
+
 
 def __dir__() -> list[str]:
-    return sorted(set(_lazy_dir()) | {"Dataset", "USE_INCLUDED_FILE", "default_pathologies"})
-
-
-__all__ = ["Dataset", "USE_INCLUDED_FILE", "default_pathologies", *_NAMES]
+    return sorted(set(__all__))

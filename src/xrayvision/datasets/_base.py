@@ -9,20 +9,24 @@ A concrete dataset builds three aligned things in its constructor:
 
 and says where its images are: either the hook :meth:`Dataset._image_path` (item ->
 file under ``imgpath``; the default :meth:`Dataset._read_image` then decodes it, and
-``xrayvision datasets verify`` can check files without decoding them) or, for images
-that are not plain files (zip members, searched trees), its own
-:meth:`Dataset._read_image`. Optional hooks: :meth:`Dataset._pathology_masks` and
-:meth:`Dataset._semantic_masks`. The base class does the rest: view filtering, one
-image per patient, samples, transforms, totals and the printed form.
+``xrv datasets verify`` can check files without decoding them) or, for images that are
+not plain files (zip members, searched trees), its own :meth:`Dataset._read_image`.
+Optional hooks: :meth:`Dataset._pathology_masks` and :meth:`Dataset._semantic_masks`.
+
+The base class does the rest: the constructor preamble (options, the ``imgpath``
+check, metadata paths, the parsed-table cache, metadata problems), view filtering, one
+image per patient, samples, transforms, totals and the printed form. Per-row data stays
+in NumPy or Arrow arrays (never lists of Python objects), so DataLoader workers forked
+from the process share it instead of copying it page by page.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import operator
 import pprint
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,10 +34,10 @@ import pandas as pd
 import torch.utils.data
 
 from ..errors import DatasetError, MetadataError, UnknownNameError
-from . import _deferred_writes
-from ._bytes_columns import bytes_sort_keys, decode_bytes, decode_bytes_columns, is_bytes_column, missing_bytes
-from ._files import PathLike, read_image_under
-from ._lean_csv import categories_to_text
+from ._files import PathLike, read_image_under, require_file, require_folder
+from ._problems import make_note, pop_problems, report_problems
+from ._table_cache import load_table
+from ._vocabulary import USE_INCLUDED_FILE
 
 #: Columns every dataset's ``csv`` has (NaN where the source does not say).
 COMMON_COLUMNS = ("patientid", "offset_day_int", "view", "has_masks")
@@ -83,40 +87,48 @@ class Dataset(torch.utils.data.Dataset):
     seed: int = 0
     pathology_masks: bool = False
     semantic_masks: bool = False
+    #: Raise :class:`MetadataError` for metadata problems instead of one warning.
+    strict: bool = False
     #: Every view value the source may hold; ``None`` when the class has no view column.
     known_views: tuple[str, ...] | None = None
     #: Folder of the images, for classes that define :meth:`_image_path`.
     imgpath: PathLike
     #: Appended to a missing-image error: where to get the images, what ``imgpath`` must be.
     image_hint: str = ""
+    #: Appended to a missing-metadata error (default: :attr:`image_hint`).
+    metadata_hint: str = ""
+    #: Metadata-file arguments of the constructor -> key of the copy the reference ships
+    #: (:data:`xrayvision.hub.metadata.METADATA`), or None when nothing is shipped.
+    metadata_files: Mapping[str, str | None] = {}
+    #: Labels are scores (e.g. severity 0-8), not 1/0/NaN.
+    continuous_labels: bool = False
+    #: Sample keys besides idx/lab/img/masks, collatable by a default DataLoader.
+    extra_sample_keys: tuple[str, ...] = ()
     #: Attributes :meth:`string` shows after the size (each source prints what the reference did).
     _printed_fields: tuple[str, ...] = ("views", "data_aug")
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Wrap each subclass constructor so that table-cache writes wait until it returns
-        (see :mod:`._deferred_writes`: they would compete with it for the GIL)."""
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is None:
-            return
-
-        @functools.wraps(init)
-        def constructing_init(self: Dataset, *args: Any, **kw: Any) -> None:
-            with _deferred_writes.constructing():
-                init(self, *args, **kw)
-
-        cls.__init__ = constructing_init  # type: ignore[method-assign]
-
     def __init__(
         self,
+        imgpath: PathLike | None = None,
         *,
         transform: Transform | None = None,
         data_aug: Transform | None = None,
         seed: int = 0,
         pathology_masks: bool = False,
         semantic_masks: bool = False,
+        strict: bool = False,
     ) -> None:
-        """Store the options every dataset takes (wrappers keep the defaults)."""
+        """Store the options every dataset takes (wrappers keep the defaults).
+
+        Args:
+            imgpath: the image folder; when given it must exist (checked here, so a
+                typo fails at once rather than at the first item in a worker).
+            transform, data_aug, seed, pathology_masks, semantic_masks: see the class.
+            strict: metadata problems raise instead of warning.
+
+        Raises:
+            MissingImageError: ``imgpath`` is not an existing folder.
+        """
         #: Rows removed on purpose during construction, by reason (never silent).
         self.skipped: dict[str, int] = {}
         self.transform = transform
@@ -124,6 +136,10 @@ class Dataset(torch.utils.data.Dataset):
         self.seed = seed
         self.pathology_masks = bool(pathology_masks)
         self.semantic_masks = bool(semantic_masks)
+        self.strict = bool(strict)
+        self._problems: list[dict[str, Any]] = []
+        if imgpath is not None:
+            self.imgpath = require_folder(imgpath, type(self).__name__, self.image_hint)
 
     # ------------------------------------------------------------------ subclass hooks
 
@@ -162,60 +178,71 @@ class Dataset(torch.utils.data.Dataset):
 
     # ------------------------------------------------------------------ construction helpers
 
+    def _metadata_path(self, argument: str, value: PathLike) -> Path:
+        """The file behind metadata argument ``argument`` (e.g. ``"csvpath"``).
+
+        ``USE_INCLUDED_FILE`` means the copy the reference ships (see
+        :attr:`metadata_files`), fetched and verified into the cache on first use; any
+        other value must be an existing file.
+
+        Raises:
+            MissingMetadataError: a user path that does not exist (naming ``argument``).
+            DatasetError: ``USE_INCLUDED_FILE`` for an argument with no shipped copy.
+            OfflineError, DownloadError: the shipped copy cannot be fetched.
+        """
+        if isinstance(value, str) and value == USE_INCLUDED_FILE:
+            key = self.metadata_files.get(argument)
+            if key is None:
+                raise DatasetError(
+                    f"{type(self).__name__}: nothing is shipped for {argument}; give the path of your copy"
+                )
+            from ..hub.metadata import resolve
+
+            return Path(resolve(value, key))
+        return require_file(value, argument, type(self).__name__, self.metadata_hint or self.image_hint)
+
+    def _load_table(self, files: Iterable[PathLike], parse: Callable[[], pd.DataFrame], key: str) -> pd.DataFrame:
+        """``parse()`` through the parsed-table cache (see :mod:`._table_cache`), keyed
+        on the content of ``files`` and ``key``; the metadata problems it noted are kept
+        for :meth:`_set_labels` to report."""
+        table = load_table(files, parse, key=key)
+        self._problems.extend(pop_problems(table))
+        return table
+
+    def _note_problem(self, file: object, column: str | None, what: str, count: int, examples: Iterable[str]) -> None:
+        """Note a metadata problem found while building (see :mod:`._problems`)."""
+        if count:
+            self._problems.append(make_note(file, column, what, count, examples))
+
     def _count_skip(self, reason: str, count: int) -> None:
         if count:
             self.skipped[reason] = self.skipped.get(reason, 0) + int(count)
 
     def limit_to_selected_views(self, views: str | Iterable[str] | None) -> None:
-        """Keep the rows whose ``csv["view"]`` is one of ``views`` (``"*"`` keeps all).
+        """Keep the rows whose ``csv["view"]`` is one of ``views`` (``"*"`` keeps all); a
+        missing view is ``"UNKNOWN"``.
 
-        Missing views are filled with ``"UNKNOWN"`` first. A requested view that the
-        source never uses raises :class:`UnknownNameError` listing the valid ones.
+        Raises:
+            UnknownNameError: a requested view the source never uses (listing the valid ones).
         """
-        keep = self._rows_of_views(views)
-        if keep is not None:
-            self.csv = self.csv[keep]
-        self._fill_kept_missing_views(keep is None)
-
-    def _rows_of_views(self, views: str | Iterable[str] | None) -> np.ndarray | None:
-        """Set ``self.views``; return the boolean mask of the rows with a wanted view
-        (None: every row). Raises UnknownNameError for a view the source never uses."""
         self.views = as_view_list(views)
-        if self.views == ["*"]:
-            return None
-        if self.known_views is not None:
+        if self.views != ["*"] and self.known_views is not None:
             valid = set(self.known_views) | {UNKNOWN_VIEW}
             for v in self.views:
                 if v not in valid:
                     raise UnknownNameError(f"view of {type(self).__name__}", v, valid)
-        # Select first, then fill the kept rows: filling all rows of a large table first
-        # (223k for CheXpert) cost more than the selection itself.
-        view = self.csv["view"]
-        keep = view.isin(self.views).to_numpy()
-        if UNKNOWN_VIEW in self.views:
-            keep = keep | view.isna().to_numpy()
-        return keep
-
-    def _fill_kept_missing_views(self, every_view: bool) -> None:
-        # "*" always gives a text view column, even with nothing to fill.
-        if every_view or self.csv["view"].hasnans:
-            self._fill_missing_views()
-
-    def _fill_missing_views(self) -> None:
-        categories_to_text(self.csv, ["view"])  # a lean read's category cannot take a new value
-        self.csv["view"] = self.csv["view"].fillna(UNKNOWN_VIEW)
+        view = self.csv["view"].fillna(UNKNOWN_VIEW)
+        if self.views != ["*"]:
+            keep = view.isin(self.views).to_numpy()
+            self.csv, view = self.csv[keep], view[keep]
+        self.csv["view"] = view
 
     def _select_rows(self, views: str | Iterable[str] | None, unique_patients: bool, key: str = "patientid") -> None:
         """The usual row selection: :meth:`limit_to_selected_views`, then, when
-        ``unique_patients``, :meth:`keep_one_image_per_patient` on ``key``; the table is
-        copied once, not once per step."""
-        if not unique_patients:
-            self.limit_to_selected_views(views)
-            return
-        keep = self._rows_of_views(views)
-        rows = np.arange(len(self.csv)) if keep is None else np.flatnonzero(keep)
-        self.csv = self.csv.take(rows[self._first_image_per_patient(key, rows)])
-        self._fill_kept_missing_views(keep is None)
+        ``unique_patients``, :meth:`keep_one_image_per_patient` on ``key``."""
+        self.limit_to_selected_views(views)
+        if unique_patients:
+            self.keep_one_image_per_patient(key)
 
     def keep_one_image_per_patient(self, key: str = "patientid") -> None:
         """Keep the first image (in file order) of each patient, ordered by patient id.
@@ -225,40 +252,29 @@ class Dataset(torch.utils.data.Dataset):
         Rows with no patient id cannot be grouped; they are removed and counted in
         ``self.skipped``.
         """
-        self.csv = self.csv.take(self._first_image_per_patient(key))
-
-    def _first_image_per_patient(self, key: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """Positions in ``rows`` (positions of csv rows; default all) of the rows
-        :meth:`keep_one_image_per_patient` keeps among them, in its order."""
         if key not in self.csv.columns:
             raise MetadataError(f"cannot keep one image per patient: no column {key!r}")
-        ids = (self.csv[key] if rows is None else self.csv[key].iloc[rows]).reset_index(drop=True)
-        if is_bytes_column(ids):  # undecoded (see _lean_csv)
-            values = ids.to_numpy()
-            keys = bytes_sort_keys(values)  # integers that sort and compare as the strings
-            ids = pd.Series(decode_bytes(values) if keys is None else keys)
-            missing = missing_bytes(values)
-        else:
-            missing = ids.isna().to_numpy()
+        ids = self.csv[key].reset_index(drop=True)
+        missing = ids.isna().to_numpy()
         self._count_skip(f"no {key} (unique_patients)", int(missing.sum()))
         # One row selection instead of three (filter, dedupe, sort): the first
         # occurrence of each id is the same with or without the id-less rows.
         kept = np.flatnonzero(~missing & ~ids.duplicated(keep="first").to_numpy())
         order = ids.iloc[kept].reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
-        return kept[order]
+        self.csv = self.csv.take(kept[order])
 
     def _finish_csv(self) -> None:
-        """Decode the bytes and category columns of a lean read (see :mod:`._lean_csv`),
-        add the common columns that the subclass did not fill and reset the index."""
+        """Add the common columns that the subclass did not fill and reset the index."""
         self.csv = self.csv.reset_index(drop=True)
-        decode_bytes_columns(self.csv)
-        categories_to_text(self.csv, [name for name, dt in self.csv.dtypes.items() if isinstance(dt, pd.CategoricalDtype)])
         for column in COMMON_COLUMNS:
             if column not in self.csv.columns:
                 self.csv[column] = False if column == "has_masks" else np.nan
 
     def _set_labels(self, labels: pd.DataFrame | np.ndarray, pathologies: Iterable[str]) -> None:
-        """Store the label matrix (as float32) and the pathology list (as a new list)."""
+        """Store the label matrix (as float32) and the pathology list (as a new list),
+        then report the metadata problems noted during the construction: one warning, or
+        a :class:`MetadataError` with ``strict`` (rows removed for a problem are counted
+        in :attr:`skipped`)."""
         # A copy: under pandas copy-on-write np.asarray(frame) is a read-only view.
         matrix = np.array(labels, dtype=np.float32)
         pathologies = [str(p) for p in pathologies]
@@ -270,6 +286,11 @@ class Dataset(torch.utils.data.Dataset):
             raise DatasetError(f"{len(matrix)} label rows for {len(self.csv)} csv rows")
         self.labels = matrix
         self.pathologies = pathologies
+        problems, self._problems = getattr(self, "_problems", []), []  # a subclass may skip __init__
+        for problem in problems:
+            if problem["removed"]:
+                self._count_skip(problem["what"], problem["count"])
+        report_problems(type(self).__name__, problems, strict=self.strict)
 
     # ------------------------------------------------------------------ samples
 

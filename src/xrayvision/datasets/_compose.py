@@ -14,6 +14,11 @@ figures show ``├─0``) so printed outputs can be compared line by line.
 
 A sample of a wrapper is the inner dataset's sample with ``"idx"`` set to the index
 passed to the wrapper and ``"lab"`` set to the wrapper's own label row.
+
+Merge, Subset and Filter *follow* their inner datasets' label columns: relabelling an
+inner dataset after wrapping it (``relabel_dataset``, which replaces ``labels`` and
+``pathologies``) is seen by every wrapper around it at the next access, so a sample's
+``"lab"`` and its masks (keyed by the inner dataset's current columns) always agree.
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ def relabel_dataset(pathologies: Sequence[str], dataset: Any, silent: bool = Fal
         DatasetError: ``pathologies`` is a string, holds a name twice, or ``dataset`` has
             no ``pathologies``/``labels``.
         NotImplementedError: ``dataset`` is a :class:`MergeDataset`, :class:`SubsetDataset`
-            or :class:`FilterDataset`; relabel the datasets inside it before wrapping.
+            or :class:`FilterDataset`: relabel the datasets inside it instead (before or
+            after wrapping them; the wrapper follows).
     """
     if isinstance(pathologies, str):
         raise DatasetError(
@@ -142,7 +148,7 @@ class _GuardedWrapper(Dataset):
     def _refuse(self, name: str) -> None:
         raise NotImplementedError(
             f"cannot set {name!r} on a {self._kind} dataset ({type(self).__name__}); set it on the "
-            "underlying dataset(s) before wrapping them (e.g. call relabel_dataset on each one)"
+            "underlying dataset(s) (e.g. call relabel_dataset on each one: the wrapper follows)"
         )
 
     def _freeze(self) -> None:
@@ -152,6 +158,43 @@ class _GuardedWrapper(Dataset):
         sample["idx"] = index
         sample["lab"] = self.labels[index]
         return sample
+
+
+class _FollowsLabels:
+    """``labels`` and ``pathologies`` derived from inner datasets, re-derived after a relabel.
+
+    ``relabel_dataset`` replaces an inner dataset's ``labels`` array and ``pathologies``
+    list; each access compares them (the array by identity, the names by value) with
+    those the wrapper's copy was built from, so a wrapper never serves stale columns.
+    Editing an inner ``labels`` array in place is not seen: replace it instead.
+    """
+
+    def _inner_datasets(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _derive(self) -> tuple[np.ndarray, list[str]]:
+        raise NotImplementedError
+
+    def _current(self) -> tuple[np.ndarray, list[str]]:
+        sources = [(d.labels, list(d.pathologies)) for d in self._inner_datasets()]
+        derived = self.__dict__.get("_derived")
+        fresh = derived is not None and all(
+            old_labels is labels and old_names == names
+            for (old_labels, old_names), (labels, names) in zip(derived[0], sources)
+        )
+        if not fresh:
+            labels, pathologies = self._derive()
+            derived = (sources, labels, pathologies)
+            self.__dict__["_derived"] = derived
+        return derived[1], derived[2]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._current()[0]
+
+    @property
+    def pathologies(self) -> list[str]:
+        return list(self._current()[1])  # a copy: changing it cannot desynchronise the wrapper
 
 
 def _as_row_positions(idxs: Any, n: int, where: str) -> np.ndarray:
@@ -183,7 +226,7 @@ def _as_row_positions(idxs: Any, n: int, where: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------- merge
 
 
-class MergeDataset(_GuardedWrapper):
+class MergeDataset(_FollowsLabels, _GuardedWrapper):
     """Several datasets with the same label list, one after another.
 
     Args:
@@ -217,36 +260,48 @@ class MergeDataset(_GuardedWrapper):
             raise DatasetError("MergeDataset needs at least one dataset, got none")
         for i, d in enumerate(datasets):
             _require_fields(d, f"dataset {i}")
+        self.datasets = datasets
+        self.seed = seed
+        self.label_concat = bool(label_concat)
+        self._lengths = [len(d) for d in datasets]
+        self._current()  # checks that the label lists agree
+        starts = np.concatenate([[0], np.cumsum(self._lengths)[:-1]]).astype(np.int64)
+        self.which_dataset = np.repeat(np.arange(len(datasets), dtype=np.int64), self._lengths)
+        self.offset = np.repeat(starts, self._lengths)
+        self.csv = pd.concat([d.csv for d in datasets], ignore_index=True, sort=False)
+        self._freeze()
+
+    def _inner_datasets(self) -> list[Any]:
+        return self.datasets
+
+    def _derive(self) -> tuple[np.ndarray, list[str]]:
+        datasets = self.datasets
+        after = "" if "_derived" not in self.__dict__ else (
+            "MergeDataset: a dataset was relabelled after merging and the datasets no longer share "
+            "one label list. "
+        )
         reference = [str(p) for p in datasets[0].pathologies]
         for i, d in enumerate(datasets[1:], start=1):
             names = [str(p) for p in d.pathologies]
             if names != reference:
-                raise DatasetError(_misalignment_message(reference, names, datasets[0], d, i))
-        self.datasets = datasets
-        self.seed = seed
-        self.label_concat = bool(label_concat)
-        lengths = [len(d) for d in datasets]
+                raise DatasetError(after + _misalignment_message(reference, names, datasets[0], d, i))
         width = len(reference)
-        for i, (d, length) in enumerate(zip(datasets, lengths)):
+        for i, (d, length) in enumerate(zip(datasets, self._lengths)):
             shape = np.shape(d.labels)
             if shape != (length, width) or len(d.csv) != length:
                 raise DatasetError(
-                    f"dataset {i} ({type(d).__name__}) has {length} items and {width} pathologies but "
+                    f"{after}dataset {i} ({type(d).__name__}) has {length} items and {width} pathologies but "
                     f"labels of shape {shape} and {len(d.csv)} csv rows (a label_concat merge cannot be merged again)"
                 )
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        self.which_dataset = np.repeat(np.arange(len(datasets), dtype=np.int64), lengths)
-        self.offset = np.repeat(starts, lengths)
         stacked = np.concatenate([np.asarray(d.labels, dtype=np.float32) for d in datasets])
         if self.label_concat:
             labels = np.full((len(stacked), width * len(datasets)), np.nan, dtype=np.float32)
-            for k, (start, length) in enumerate(zip(starts, lengths)):
+            start = 0
+            for k, length in enumerate(self._lengths):
                 labels[start : start + length, k * width : (k + 1) * width] = stacked[start : start + length]
+                start += length
             stacked = labels
-        self.labels = stacked
-        self.pathologies = list(reference)
-        self.csv = pd.concat([d.csv for d in datasets], ignore_index=True, sort=False)
-        self._freeze()
+        return stacked, reference
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
         index = self._check_index(idx)
@@ -291,18 +346,22 @@ def _misalignment_message(reference: list[str], names: list[str], first: Any, ot
 # ---------------------------------------------------------------------------------- subset
 
 
-class _RowSelection(_GuardedWrapper):
+class _RowSelection(_FollowsLabels, _GuardedWrapper):
     """Shared body of the wrappers that pick rows of one inner dataset."""
 
     def _select(self, dataset: Any, positions: np.ndarray) -> None:
         self.dataset = dataset
         self.idxs = positions
-        self.labels = np.asarray(dataset.labels, dtype=np.float32)[positions]
-        self.pathologies = [str(p) for p in dataset.pathologies]
         self.csv = dataset.csv.iloc[positions].reset_index(drop=True)
         if hasattr(dataset, "which_dataset"):
             self.which_dataset = np.asarray(dataset.which_dataset)[positions]
         self._freeze()
+
+    def _inner_datasets(self) -> list[Any]:
+        return [self.dataset]
+
+    def _derive(self) -> tuple[np.ndarray, list[str]]:
+        return np.asarray(self.dataset.labels, dtype=np.float32)[self.idxs], [str(p) for p in self.dataset.pathologies]
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
         index = self._check_index(idx)

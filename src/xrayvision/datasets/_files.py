@@ -7,14 +7,15 @@ argument it came from, and what to do about it (download link or the argument to
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
 
 from ..errors import MetadataError, MissingImageError, MissingMetadataError
-from ._gzip_stream import open_csv
 
 PathLike = str | os.PathLike
 
@@ -40,25 +41,65 @@ def require_folder(imgpath: PathLike, dataset: str, hint: str = "") -> Path:
     Raises:
         MissingImageError: naming ``imgpath`` and ``hint`` (where to get the images).
     """
-    folder = Path(imgpath)
+    folder = Path(imgpath).expanduser()
     if not folder.is_dir():
-        raise MissingImageError(f"{dataset}: imgpath={str(imgpath)!r} is not an existing folder; {hint}")
+        message = f"{dataset}: imgpath={str(imgpath)!r} is not an existing folder"
+        raise MissingImageError(f"{message}; {hint}" if hint else message)
     return folder
 
 
-def read_metadata_csv(path: PathLike, dataset: str, what: str, **read_csv_options: object) -> pd.DataFrame:
+def read_metadata_csv(
+    path: PathLike, dataset: str, what: str, *, text: Collection[str] = (), **read_csv_options: object
+) -> pd.DataFrame:
     """``pandas.read_csv(path, **read_csv_options)``, any parse failure as a :class:`MetadataError`.
 
-    ``what`` names the expected content in the message (``"the label CSV"``).
+    ``what`` names the expected content in the message (``"the label CSV"``). Columns named
+    in ``text`` come back as pandas ``str`` even when blank throughout (read_csv would give
+    floats); letting read_csv infer them, then casting the rare exception, is 2x faster than
+    its ``dtype="str"`` (NIH's Data_Entry: 0.04 s against 0.10 s, CPU time). Text of digits
+    only (``"001"``) needs ``dtype="str"`` to keep its zeros.
 
     Raises:
         MetadataError: ``{dataset}: cannot parse {path} as {what}: {reason}``.
     """
     try:
-        with open_csv(path) as source:
-            return pd.read_csv(source, **read_csv_options)  # type: ignore[call-overload]
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        table = pd.read_csv(path, **read_csv_options)  # type: ignore[call-overload]
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as err:
         raise MetadataError(f"{dataset}: cannot parse {path} as {what}: {err}") from err
+    for column in text:
+        if column in table.columns and not pd.api.types.is_string_dtype(table[column].dtype):
+            table[column] = table[column].astype("str")
+    return table
+
+
+#: The cells ``pandas.read_csv`` reads as missing by default (its documented ``na_values``).
+PANDAS_NA_VALUES = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+
+def read_csv_arrow(
+    path: PathLike, dataset: str, what: str, columns: Sequence[str], text: Collection[str] = ()
+) -> pd.DataFrame:
+    """``pandas.read_csv(path, usecols=columns, dtype={c: "str" for c in text})``, parsed by
+    pyarrow's multi-threaded reader (twice as fast on PadChest's 99 MB).
+
+    pandas' own ``engine="pyarrow"`` cannot read cells spanning lines; this reader can.
+    Missing cells are pandas' default NA tokens; columns come back in ``columns`` order.
+
+    Raises:
+        MetadataError: the file cannot be parsed, or lacks one of ``columns`` (naming them).
+    """
+    convert = pcsv.ConvertOptions(include_columns=list(columns), null_values=list(PANDAS_NA_VALUES),
+                                  strings_can_be_null=True, column_types={c: pa.string() for c in text})  # fmt: skip
+    try:
+        table = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(newlines_in_values=True), convert_options=convert)
+    except (pa.ArrowException, OSError) as err:
+        if "does not exist in CSV file" in str(err):  # a missing column: say which, as pandas would
+            require_columns(read_metadata_csv(path, dataset, what, nrows=0), columns, path, dataset)
+        raise MetadataError(f"{dataset}: cannot parse {path} as {what}: {err}") from err
+    return table.to_pandas()
 
 
 def nrows_key(nrows: int | None) -> str:

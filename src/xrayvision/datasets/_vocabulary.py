@@ -1,28 +1,8 @@
-"""Label vocabulary shared by every dataset and model."""
+"""Label vocabulary of the datasets; ``default_pathologies`` lives in the neutral ``xrayvision._vocabulary``."""
 
 from __future__ import annotations
 
-#: The 18 labels of the published "all" models, in their output order (paper, Table 2).
-default_pathologies: list[str] = [
-    "Atelectasis",
-    "Consolidation",
-    "Infiltration",
-    "Pneumothorax",
-    "Edema",
-    "Emphysema",
-    "Fibrosis",
-    "Effusion",
-    "Pneumonia",
-    "Pleural_Thickening",
-    "Cardiomegaly",
-    "Nodule",
-    "Mass",
-    "Hernia",
-    "Lung Lesion",
-    "Fracture",
-    "Lung Opacity",
-    "Enlarged Cardiomediastinum",
-]
+from .._vocabulary import default_pathologies  # noqa: F401 - re-exported, the same list object
 
 #: Sentinel default of every "metadata file shipped with the reference" argument: the
 #: file is then taken from the xrayvision cache (downloaded and verified on first use).

@@ -12,10 +12,10 @@ import pandas as pd
 from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
 from ._demographics import add_sex_columns, age_years
-from ._files import require_columns, require_file
-from ._table_cache import load_table
+from ._files import read_metadata_csv, require_columns
+from ._problems import drop_duplicate_rows, note_missing
 
-PARSER_VERSION = "brax-table-1"
+PARSER_VERSION = "brax-table-2"
 REQUIRED_COLUMNS = ("PngPath", "PatientID", "ViewPosition", "Rows", "Columns")
 OPTIONAL_COLUMNS = ("PatientAge", "PatientSex", NO_FINDING, *CHEXPERT_SOURCE_FINDINGS)
 DOWNLOAD_HINT = (
@@ -25,10 +25,17 @@ DOWNLOAD_HINT = (
 
 
 def parse_brax_table(path: Path) -> pd.DataFrame:
-    """Read ``master_spreadsheet_update.csv`` (needed columns) and add the common columns."""
+    """Read ``master_spreadsheet_update.csv`` (needed columns) and add the common columns.
+
+    Blank paths or patients and images listed twice are noted (see :mod:`._problems`); a
+    row repeated exactly is removed.
+    """
     wanted = {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS}
-    table = pd.read_csv(path, usecols=lambda c: c in wanted, dtype={"PatientID": "str", "PatientAge": "str"})
+    table = read_metadata_csv(path, "BRAX_Dataset", "the master spreadsheet", usecols=lambda c: c in wanted,
+                              dtype={"PatientID": "str", "PatientAge": "str"})  # fmt: skip
     require_columns(table, REQUIRED_COLUMNS, path, "BRAX_Dataset")
+    note_missing(table, ("PngPath", "PatientID"), path)
+    table = drop_duplicate_rows(table, path, key=["PngPath"])
     table["view"] = table["ViewPosition"]
     table["patientid"] = table["PatientID"]
     # 5-year groups given by their lower bound; the top group "85 or more" -> 85.
@@ -80,10 +87,13 @@ class BRAX_Dataset(Dataset):
         seed: accepted for compatibility; construction never touches global random state.
         unique_patients: keep one image per patient.
         max_aspect_ratio: drop images more elongated than this (``None`` keeps all).
+        strict: raise on metadata problems (blank paths or patients, repeated images)
+            instead of one warning.
     """
 
     known_views = None  # ViewPosition is free DICOM text
     image_hint = DOWNLOAD_HINT
+    metadata_files = {"csvpath": None}
 
     def __init__(
         self,
@@ -95,12 +105,13 @@ class BRAX_Dataset(Dataset):
         seed: int = 0,
         unique_patients: bool = True,
         max_aspect_ratio: float | None = 10,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed)
-        self.imgpath = imgpath
-        self.csvpath = require_file(csvpath, "csvpath", "BRAX_Dataset", DOWNLOAD_HINT)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed, strict=strict)
+        self.csvpath = self._metadata_path("csvpath", csvpath)
         self.max_aspect_ratio = max_aspect_ratio
-        self.csv = load_table(self.csvpath, parse_brax_table, key=PARSER_VERSION)
+        self.csv = self._load_table([self.csvpath], lambda: parse_brax_table(self.csvpath), PARSER_VERSION)
         self.limit_to_selected_views(views)
         if max_aspect_ratio is not None:
             sides = self.csv[["Rows", "Columns"]].to_numpy(dtype=np.float64)
@@ -115,4 +126,4 @@ class BRAX_Dataset(Dataset):
 
     def _image_path(self, index: int) -> Path:
         """Where the image of row ``index`` should be (it may be missing)."""
-        return Path(self.imgpath) / image_relative_path(str(self.csv["PngPath"].iat[index]))
+        return self.imgpath / image_relative_path(str(self.csv["PngPath"].iat[index]))

@@ -13,9 +13,11 @@ import pandas as pd
 from ..errors import DatasetError, MetadataError
 from ._base import UNKNOWN_VIEW, Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, chexpert_label_matrix
-from ._files import require_columns, require_file
+from ._files import read_metadata_csv, require_columns
 from ._polygons import polygon_mask, rle_to_mask
-from .chexpert import PATH_PREFIXES, add_demographics, chexpert_views, patient_digits
+from ._problems import drop_duplicate_rows, note_missing, note_unknown_views
+from .chexpert import AP_PA_VALUES, FRONTAL_LATERAL_VALUES, PATH_PREFIXES
+from .chexpert import add_demographics, chexpert_views, patient_digits
 
 #: xrayvision pathology -> key in the CheXlocalize JSON files (others use the same name).
 JSON_NAMES = {"Effusion": "Pleural Effusion", "Lung Opacity": "Airspace Opacity"}
@@ -23,6 +25,26 @@ DOWNLOAD_HINT = (
     "CheXlocalize: https://stanfordaimi.azurewebsites.net/datasets/23c56a0d-15de-405b-87c8-99c30138950c ; "
     "imgpath must be the folder holding the split folder (val/, valid/ or test/)"
 )
+
+
+PARSER_VERSION = "chexlocalize-1"
+
+
+def read_chexlocalize_csv(path: Path) -> pd.DataFrame:
+    """Read ``val_labels.csv`` / ``test_labels.csv`` (every column).
+
+    Blank paths, unknown view spellings and images listed twice are noted (see
+    :mod:`._problems`); a row repeated exactly is removed.
+
+    Raises:
+        MetadataError: the file cannot be parsed or lacks ``Path``.
+    """
+    table = read_metadata_csv(path, "CheXlocalize_Dataset", "a CheXlocalize labels CSV")
+    require_columns(table, ("Path",), path, "CheXlocalize_Dataset")
+    note_missing(table, ("Path",), path)
+    note_unknown_views(table, "Frontal/Lateral", FRONTAL_LATERAL_VALUES, path)
+    note_unknown_views(table, "AP/PA", AP_PA_VALUES, path)
+    return drop_duplicate_rows(table, path, key=["Path"])
 
 
 def clean_paths(paths: pd.Series) -> pd.Series:
@@ -99,6 +121,8 @@ class CheXlocalize_Dataset(Dataset):
         unique_patients: keep one image per patient (first in file order).
         pathology_masks: return masks in samples (needs ``segmentation_jsonpath``).
         segmentation_jsonpath: the segmentation or annotation JSON.
+        strict: raise on metadata problems (blank paths, unknown views, images listed
+            twice) instead of one warning.
 
     Raises:
         DatasetError: ``pathology_masks`` without ``segmentation_jsonpath``.
@@ -106,6 +130,7 @@ class CheXlocalize_Dataset(Dataset):
 
     known_views = ("PA", "AP", "L", "LL", "RL")
     image_hint = DOWNLOAD_HINT
+    metadata_files = {"csvpath": None, "segmentation_jsonpath": None}
 
     def __init__(
         self,
@@ -118,28 +143,29 @@ class CheXlocalize_Dataset(Dataset):
         unique_patients: bool = True,
         pathology_masks: bool = True,
         segmentation_jsonpath: str | Path | None = None,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed, pathology_masks=pathology_masks)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed,
+                         pathology_masks=pathology_masks, strict=strict)  # fmt: skip
         if pathology_masks and segmentation_jsonpath is None:
             raise DatasetError(
                 "CheXlocalize_Dataset: pathology_masks=True needs segmentation_jsonpath= "
                 "(gt_segmentations_val.json or gt_annotations_val.json); pass it, or pathology_masks=False"
             )
-        self.imgpath = imgpath
-        self.csvpath = require_file(csvpath, "csvpath", "CheXlocalize_Dataset", DOWNLOAD_HINT)
+        self.csvpath = self._metadata_path("csvpath", csvpath)
         self.segmentation_jsonpath = segmentation_jsonpath
         self.segmentations: Mapping[str, Any] = {}
         if pathology_masks:
-            json_file = require_file(segmentation_jsonpath, "segmentation_jsonpath", "CheXlocalize_Dataset", DOWNLOAD_HINT)
+            json_file = self._metadata_path("segmentation_jsonpath", segmentation_jsonpath)
             try:
                 self.segmentations = json.loads(json_file.read_text(encoding="utf-8"))
             except (ValueError, UnicodeDecodeError) as err:
                 raise MetadataError(f"CheXlocalize_Dataset: {json_file} is not valid JSON ({err})") from None
             if not isinstance(self.segmentations, dict):
                 raise MetadataError(f"CheXlocalize_Dataset: {json_file} must hold an object keyed by image id")
-        table = pd.read_csv(self.csvpath)
-        require_columns(table, ("Path",), self.csvpath, "CheXlocalize_Dataset")
-        self.csv = prepare_chexlocalize_table(table, imgpath)
+        table = self._load_table([self.csvpath], lambda: read_chexlocalize_csv(self.csvpath), PARSER_VERSION)
+        self.csv = prepare_chexlocalize_table(table, self.imgpath)
         self.csv["has_masks"] = self.csv["cxr_id"].isin(set(self.segmentations)).to_numpy()
         if views is not None and not isinstance(views, str):
             views = [UNKNOWN_VIEW if v == "Unknown" else v for v in views]
@@ -151,7 +177,7 @@ class CheXlocalize_Dataset(Dataset):
 
     def _image_path(self, index: int) -> Path:
         """Where the image of row ``index`` should be (it may be missing)."""
-        return Path(self.imgpath) / str(self.csv["Path"].iat[index])
+        return self.imgpath / str(self.csv["Path"].iat[index])
 
     def _pathology_masks(self, index: int, shape: tuple[int, int]) -> dict[str, np.ndarray]:
         entry = self.segmentations.get(str(self.csv["cxr_id"].iat[index]))

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ._base import Dataset, Transform
-from ._files import PathLike, require_columns, require_file
+from ._files import PathLike, read_metadata_csv, require_columns
 from ._masks import resize_nearest
+from ._problems import drop_duplicate_rows, note_missing, note_unknown_views
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Findings that mean "not yet labelled": such rows are removed (counted in ``skipped``).
@@ -26,7 +27,28 @@ REQUIRED_COLUMNS = ("patientid", "offset", "finding", "view", "filename")
 #: View spellings that mean "not recorded" (become ``UNKNOWN``).
 MISSING_VIEW_SPELLINGS = ("?", "")
 
+PARSER_VERSION = "covid19-1"
+
 _TOKEN_SPLIT = re.compile(r"[/,]")
+
+
+def read_covid19_metadata(path: PathLike) -> pd.DataFrame:
+    """Read the collection's ``metadata.csv`` (every column; the 2020 file's empty trailing
+    ``Unnamed`` column dropped).
+
+    Blank file names, patients or findings, unknown view spellings and images listed
+    twice are noted (see :mod:`._problems`); a row repeated exactly is removed.
+
+    Raises:
+        MetadataError: the file cannot be parsed or lacks a needed column.
+    """
+    csv = read_metadata_csv(path, "COVID19_Dataset", "the collection's metadata.csv", low_memory=False)
+    require_columns(csv, REQUIRED_COLUMNS, path, "COVID19_Dataset")
+    # The 2020 file ends every line with a comma: an unnamed, empty column.
+    csv = csv.drop(columns=[c for c in csv.columns if str(c).startswith("Unnamed:") and csv[c].isna().all()])
+    note_missing(csv, ("filename", "patientid", "finding"), path)
+    note_unknown_views(csv, "view", (*COVID19_VIEWS, *MISSING_VIEW_SPELLINGS), path)
+    return drop_duplicate_rows(csv, path, key=["filename"])
 
 
 def finding_tokens(findings: pd.Series) -> list[str]:
@@ -118,6 +140,8 @@ class COVID19_Dataset(Dataset):
         semantic_masks: add the lung masks to samples.
         maskzippath: the lung-mask zip (default: the shipped copy).
         xray_only: drop rows whose ``modality`` is not ``X-ray`` (CT slices).
+        strict: raise on metadata problems (blank cells, unknown views, an image listed
+            twice) instead of one warning.
 
     Raises:
         MissingMetadataError: ``csvpath`` does not exist.
@@ -128,6 +152,8 @@ class COVID19_Dataset(Dataset):
     dataset_url = "https://github.com/ieee8023/covid-chestxray-dataset"
     known_views = COVID19_VIEWS
     image_hint = f"images are in the images/ folder of {dataset_url}"
+    metadata_hint = f"it is metadata.csv of {dataset_url} (clone that repository)"
+    metadata_files = {"csvpath": None, "maskzippath": "covid_lung_masks"}
     card = {
         "source": dataset_url,
         "licence": "per image (license column); lung masks: V7 Labs",
@@ -147,20 +173,14 @@ class COVID19_Dataset(Dataset):
         *,
         maskzippath: PathLike = USE_INCLUDED_FILE,
         xray_only: bool = True,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed, semantic_masks=semantic_masks)
-        self.imgpath = Path(imgpath)
-        self.csvpath = require_file(
-            csvpath, "csvpath", type(self).__name__,
-            f"it is metadata.csv of {self.dataset_url} (clone that repository)",
-        )
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed, semantic_masks=semantic_masks,
+                         strict=strict)  # fmt: skip
+        self.csvpath = self._metadata_path("csvpath", csvpath)
         self.xray_only = bool(xray_only)
 
-        csv = pd.read_csv(self.csvpath, low_memory=False)
-        require_columns(csv, REQUIRED_COLUMNS, self.csvpath, type(self).__name__)
-        # The 2020 file ends every line with a comma: an unnamed, empty column.
-        empty_unnamed = [c for c in csv.columns if str(c).startswith("Unnamed:") and csv[c].isna().all()]
-        csv = csv.drop(columns=empty_unnamed)
+        csv = self._load_table([self.csvpath], lambda: read_covid19_metadata(self.csvpath), PARSER_VERSION)
         csv["view"] = csv["view"].astype("object").where(
             ~csv["view"].astype("object").isin(MISSING_VIEW_SPELLINGS), np.nan
         )
@@ -184,9 +204,7 @@ class COVID19_Dataset(Dataset):
         self.maskzippath: Path | None = None
         self._mask_members: frozenset[str] = frozenset()
         if self.semantic_masks:
-            from ..hub.metadata import resolve
-
-            self.maskzippath = Path(resolve(maskzippath, "covid_lung_masks"))
+            self.maskzippath = self._metadata_path("maskzippath", maskzippath)
             with zipfile.ZipFile(self.maskzippath) as archive:
                 self._mask_members = frozenset(archive.namelist())
             self.csv["has_masks"] = (MASK_FOLDER + "/" + self.csv["filename"].astype(str)).isin(

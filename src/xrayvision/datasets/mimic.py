@@ -8,13 +8,14 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import MissingImageError
 from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
-from ._files import read_metadata_csv, require_columns, require_file
-from ._table_cache import load_table
+from ._files import read_metadata_csv, require_columns
+from ._problems import drop_duplicate_rows, note_missing
 from .padchest import yyyymmdd_to_days
 
-PARSER_VERSION = "mimic-tables-1"
+PARSER_VERSION = "mimic-tables-2"
 LABEL_KEYS = ("subject_id", "study_id")
 META_COLUMNS = ("dicom_id", "subject_id", "study_id", "ViewPosition", "StudyDate")
 DOWNLOAD_HINT = (
@@ -24,21 +25,31 @@ DOWNLOAD_HINT = (
 
 
 def parse_mimic_labels(path: Path) -> pd.DataFrame:
-    """Read ``mimic-cxr-2.0.0-chexpert.csv.gz`` (or ``-negbio``): ids and labeller columns."""
+    """Read ``mimic-cxr-2.0.0-chexpert.csv.gz`` (or ``-negbio``): ids and labeller columns.
+
+    Blank ids and studies listed twice are noted (see :mod:`._problems`); a row repeated
+    exactly is removed.
+    """
     wanted = {*LABEL_KEYS, NO_FINDING, *CHEXPERT_SOURCE_FINDINGS}
     table = read_metadata_csv(path, "MIMIC_Dataset", "a labeller CSV", usecols=lambda c: c in wanted)
     require_columns(table, LABEL_KEYS, path, "MIMIC_Dataset")
-    return table
+    note_missing(table, LABEL_KEYS, path)
+    return drop_duplicate_rows(table, path, key=list(LABEL_KEYS))
 
 
 def parse_mimic_metadata(path: Path) -> pd.DataFrame:
-    """Read ``mimic-cxr-2.0.0-metadata.csv.gz``: one row per image."""
+    """Read ``mimic-cxr-2.0.0-metadata.csv.gz``: one row per image.
+
+    Blank ids and images listed twice are noted (see :mod:`._problems`); a row repeated
+    exactly is removed.
+    """
     columns = set(META_COLUMNS)
     table = read_metadata_csv(
         path, "MIMIC_Dataset", "the metadata CSV", usecols=lambda c: c in columns, dtype={"dicom_id": "str"}
     )
     require_columns(table, META_COLUMNS, path, "MIMIC_Dataset")
-    return table
+    note_missing(table, ("dicom_id", *LABEL_KEYS), path)
+    return drop_duplicate_rows(table, path, key=["dicom_id"])
 
 
 def join_mimic(labels: pd.DataFrame, metadata: pd.DataFrame) -> pd.DataFrame:
@@ -89,10 +100,13 @@ class MIMIC_Dataset(Dataset):
         transform, data_aug: callables applied to each sample (see :class:`Dataset`).
         seed: accepted for compatibility; construction never touches global random state.
         unique_patients: keep one image per patient (the first in label-file order).
+        strict: raise on metadata problems (blank ids, repeated studies or images,
+            studies without images) instead of one warning.
     """
 
     known_views = None  # the release's ViewPosition vocabulary is open-ended
     image_hint = DOWNLOAD_HINT
+    metadata_files = {"csvpath": None, "metacsvpath": None}
 
     def __init__(
         self,
@@ -104,14 +118,19 @@ class MIMIC_Dataset(Dataset):
         data_aug: Any = None,
         seed: int = 0,
         unique_patients: bool = True,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed)
-        self.imgpath = imgpath
-        self.csvpath = require_file(csvpath, "csvpath", "MIMIC_Dataset", DOWNLOAD_HINT)
-        self.metacsvpath = require_file(metacsvpath, "metacsvpath", "MIMIC_Dataset", DOWNLOAD_HINT)
-        labels = load_table(self.csvpath, parse_mimic_labels, key=PARSER_VERSION + "|labels")
-        metadata = load_table(self.metacsvpath, parse_mimic_metadata, key=PARSER_VERSION + "|meta")
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed, strict=strict)
+        self.csvpath = self._metadata_path("csvpath", csvpath)
+        self.metacsvpath = self._metadata_path("metacsvpath", metacsvpath)
+        labels = self._load_table([self.csvpath], lambda: parse_mimic_labels(self.csvpath), f"{PARSER_VERSION}|labels")
+        metadata = self._load_table([self.metacsvpath], lambda: parse_mimic_metadata(self.metacsvpath),
+                                    f"{PARSER_VERSION}|meta")  # fmt: skip
         self.csv = join_mimic(labels, metadata)
+        imageless = self.csv.loc[self.csv["dicom_id"].isna(), "study_id"]
+        self._note_problem(self.metacsvpath, "study_id", "labelled stud(ies) with no image (kept; reading them fails)",
+                           len(imageless), (f"s{s}" for s in imageless))  # fmt: skip
         self._select_rows(views, unique_patients)
         self._finish_csv()
         self._set_labels(chexpert_label_matrix(self.csv, source=str(self.csvpath)), CHEXPERT_PATHOLOGIES)
@@ -122,13 +141,10 @@ class MIMIC_Dataset(Dataset):
         Raises:
             MissingImageError: the study has no image in the metadata (no ``dicom_id``).
         """
-        row = self.csv.iloc[index]
-        subject = str(row["subject_id"])
-        if pd.isna(row["dicom_id"]):
-            from ..errors import MissingImageError
-
+        subject, study, dicom = (self.csv[c].iat[index] for c in ("subject_id", "study_id", "dicom_id"))
+        if pd.isna(dicom):
             raise MissingImageError(
-                f"MIMIC_Dataset: study s{row['study_id']} of p{subject} is in {self.csvpath} "
+                f"MIMIC_Dataset: study s{study} of p{subject} is in {self.csvpath} "
                 f"but has no image in {self.metacsvpath}; filter it out or check the metadata file"
             )
-        return Path(self.imgpath) / f"p{subject[:2]}/p{subject}/s{row['study_id']}/{row['dicom_id']}.jpg"
+        return self.imgpath / f"p{str(subject)[:2]}/p{subject}/s{study}/{dicom}.jpg"

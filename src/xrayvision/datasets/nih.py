@@ -11,13 +11,10 @@ import pandas as pd
 
 from ..errors import DownloadError, MetadataError
 from ._base import Dataset, Transform
-from ._bytes_columns import decode_bytes_columns
 from ._demographics import add_sex_columns, age_years
-from ._files import PathLike, read_metadata_csv, require_columns, require_folder
-from ._lean_csv import read_lean_csv
+from ._files import PathLike, read_metadata_csv, require_columns
 from ._masks import xywh_box_mask
-from ._shipped import metadata_path
-from ._table_cache import load_table
+from ._problems import drop_duplicate_rows, note_missing, note_unknown_tokens, note_unknown_views
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: The 14 findings of ChestX-ray14, sorted (the label columns, in order).
@@ -37,10 +34,11 @@ BBOX_LABEL_RENAMES = {"Infiltrate": "Infiltration"}
 #: Boxes are given in the frame of the released 1024 x 1024 PNGs.
 BOX_FRAME = (1024, 1024)
 #: Bump when :func:`read_data_entry` changes its output (invalidates the table cache).
-PARSER_VERSION = "nih-data-entry-3"
+PARSER_VERSION = "nih-data-entry-4"
+#: Names that may appear in ``Finding Labels`` (any other is reported and ignored).
+FINDING_NAMES = frozenset({*NIH_PATHOLOGIES, "No Finding"})
 
-# Text columns with few distinct values (Image Index, distinct per row, is read as bytes).
-_TEXT_COLUMNS = ("Finding Labels", "Patient Gender", "Patient Sex", "View Position")
+_TEXT_COLUMNS = ("Image Index", "Finding Labels", "Patient Gender", "Patient Sex", "View Position")
 _DOWNLOAD_HINT = (
     "download the images from https://academictorrents.com/details/"
     "557481faacd824c83fbf57dcf7b6da9383b3235a (or the 224x224 copy "
@@ -52,20 +50,20 @@ def read_data_entry(path: PathLike) -> pd.DataFrame:
     """Read ``Data_Entry_2017*.csv`` (plain or gzipped) into a DataFrame.
 
     Every column is kept; ``Patient Sex`` (some copies) is renamed ``Patient Gender``.
-    ``Image Index`` comes back as bytes and the text columns as categories (turned into
-    text once the rows are chosen: see :mod:`._lean_csv`).
+    Rows with a blank needed cell, unknown finding names or views, and repeated rows are
+    noted (see :mod:`._problems`); a row repeated exactly is removed.
 
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
-    table = read_lean_csv(
-        path, "NIH_Dataset", "Data_Entry CSV", dtype={c: "str" for c in _TEXT_COLUMNS},
-        bytes_columns=["Image Index"], text_columns=_TEXT_COLUMNS, text_as_categories=True,
-    )  # fmt: skip
+    table = read_metadata_csv(path, "NIH_Dataset", "Data_Entry CSV", text=_TEXT_COLUMNS)
     if "Patient Sex" in table.columns and "Patient Gender" not in table.columns:
         table = table.rename(columns={"Patient Sex": "Patient Gender"})
     require_columns(table, DATA_ENTRY_COLUMNS, path, "NIH_Dataset")
-    return table
+    note_missing(table, DATA_ENTRY_COLUMNS, path)
+    note_unknown_views(table, "View Position", NIH_VIEWS, path)
+    note_unknown_tokens(table, "Finding Labels", FINDING_NAMES, path)
+    return drop_duplicate_rows(table, path, key=["Image Index"])
 
 
 def read_bbox_list(path: PathLike) -> pd.DataFrame:
@@ -177,10 +175,13 @@ class NIH_Dataset(Dataset):
         seed: kept for compatibility; construction is not random.
         unique_patients: keep one image per patient.
         pathology_masks: add the box masks to samples.
+        strict: raise on metadata problems (blank needed cells, unknown findings or
+            views, repeated rows) instead of one :class:`~xrayvision.errors.MetadataWarning`.
 
     Raises:
         MissingMetadataError: a metadata path does not exist.
-        MetadataError: a metadata file lacks a needed column or cannot be parsed.
+        MetadataError: a metadata file lacks a needed column or cannot be parsed (or,
+            with ``strict``, has problems).
         MissingImageError: ``imgpath`` is not a folder (an image missing from it is
             reported when the item is read).
         UnknownNameError: a requested view is not PA or AP.
@@ -189,6 +190,7 @@ class NIH_Dataset(Dataset):
     dataset_url = "https://nihcc.app.box.com/v/ChestXray-NIHCC"
     known_views = NIH_VIEWS
     image_hint = _DOWNLOAD_HINT
+    metadata_files = {"csvpath": "nih_data_entry", "bbox_list_path": "nih_bbox"}
 
     def __init__(
         self,
@@ -201,20 +203,19 @@ class NIH_Dataset(Dataset):
         seed: int = 0,
         unique_patients: bool = True,
         pathology_masks: bool = False,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed, pathology_masks=pathology_masks)
-        name = type(self).__name__
-        self.imgpath = require_folder(imgpath, name, _DOWNLOAD_HINT)
-        self.csvpath = metadata_path(csvpath, "nih_data_entry", "csvpath", name)
-        self.bbox_list_path = self._bbox_list(bbox_list_path, name)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed,
+                         pathology_masks=pathology_masks, strict=strict)  # fmt: skip
+        self.csvpath = self._metadata_path("csvpath", csvpath)
+        self.bbox_list_path = self._bbox_list(bbox_list_path)
         self.unique_patients = bool(unique_patients)
 
-        # file names (all distinct) stay bytes until the rows are selected (see _lean_csv)
-        self.csv = load_table(self.csvpath, read_data_entry, key=PARSER_VERSION)
+        self.csv = self._load_table([self.csvpath], lambda: read_data_entry(self.csvpath), PARSER_VERSION)
         self.csv["view"] = self.csv["View Position"]
         # Key on the numeric id so patients sort 1, 2, 3 ... as in the reference.
         self._select_rows(views, self.unique_patients, "Patient ID")
-        decode_bytes_columns(self.csv)
         csv = self.csv
         csv["patientid"] = csv["Patient ID"].astype("str")
         if "Patient Age" in csv.columns:
@@ -232,12 +233,10 @@ class NIH_Dataset(Dataset):
                 wanted = boxes[boxes["Image Index"].isin(csv["Image Index"])]
                 for row in wanted.itertuples(index=False):
                     self._boxes.setdefault(row[0], []).append(tuple(row[1:]))
-        labels = nih_labels(self.csv)  # before _finish_csv: Finding Labels is still a category
         self._finish_csv()
-        self._set_labels(*labels)
-        self._files = self.csv["Image Index"].to_numpy(dtype=object)
+        self._set_labels(*nih_labels(self.csv))
 
-    def _bbox_list(self, argument: PathLike | None, name: str) -> Path | None:
+    def _bbox_list(self, argument: PathLike | None) -> Path | None:
         """Path of the box list, or None when it is not wanted or not obtainable.
 
         Without masks the shipped box list only fills ``has_masks``: when it cannot be
@@ -247,12 +246,12 @@ class NIH_Dataset(Dataset):
         if argument is None:
             return None
         try:
-            return metadata_path(argument, "nih_bbox", "bbox_list_path", name)
+            return self._metadata_path("bbox_list_path", argument)
         except DownloadError as error:
             if self.pathology_masks or argument != USE_INCLUDED_FILE:
                 raise
             warnings.warn(
-                f"{name}: has_masks is unknown (NA) because the shipped box list is not "
+                f"{type(self).__name__}: has_masks is unknown (NA) because the shipped box list is not "
                 f"available: {error}",
                 stacklevel=3,
             )
@@ -260,11 +259,11 @@ class NIH_Dataset(Dataset):
 
     def _image_path(self, index: int) -> Path:
         """Where item ``index``'s file should be (it may be absent)."""
-        return self.imgpath / self._files[index]
+        return self.imgpath / self.csv["Image Index"].iat[index]
 
     def _pathology_masks(self, index: int, shape: tuple[int, int]) -> dict[str, np.ndarray]:
         by_label: dict[str, list[tuple[float, float, float, float]]] = {}
-        for label, x, y, w, h in self._boxes.get(self._files[index], ()):
+        for label, x, y, w, h in self._boxes.get(self.csv["Image Index"].iat[index], ()):
             by_label.setdefault(label, []).append((x, y, w, h))
         return {label: xywh_box_mask(shape, boxes, BOX_FRAME) for label, boxes in by_label.items()}
 

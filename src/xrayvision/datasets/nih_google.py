@@ -10,9 +10,8 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
-from ._files import PathLike, nrows_key, read_metadata_csv, require_columns, require_folder
-from ._shipped import metadata_path
-from ._table_cache import load_table
+from ._files import PathLike, nrows_key, read_metadata_csv, require_columns
+from ._problems import drop_duplicate_rows, note_missing, note_unknown_views
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Source columns (sorted) and the names the dataset gives them, in label order.
@@ -25,7 +24,7 @@ GOOGLE_COLUMNS = {
 NIH_GOOGLE_PATHOLOGIES = tuple(GOOGLE_COLUMNS.values())
 NIH_GOOGLE_VIEWS = ("PA", "AP")
 REQUIRED_COLUMNS = ("Image Index", "Patient ID", "View Position", *GOOGLE_COLUMNS)
-PARSER_VERSION = "nih-google-1"
+PARSER_VERSION = "nih-google-2"
 
 _DOWNLOAD_HINT = "the images are the NIH ChestX-ray14 PNGs (see NIH_Dataset), in one flat folder"
 
@@ -33,13 +32,18 @@ _DOWNLOAD_HINT = "the images are the NIH ChestX-ray14 PNGs (see NIH_Dataset), in
 def read_google_labels(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     """Read a four-findings label file (the reference's merged file or an official one).
 
+    Rows with a blank id or view, unknown views and repeated rows are noted (see
+    :mod:`._problems`); a row repeated exactly is removed.
+
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
     strings = ("Image Index", "Finding Labels", "Patient Gender", "View Position", "Set Id", *GOOGLE_COLUMNS)
-    table = read_metadata_csv(path, "NIH_Google_Dataset", "a label CSV", nrows=nrows, dtype={c: "str" for c in strings})
+    table = read_metadata_csv(path, "NIH_Google_Dataset", "a label CSV", nrows=nrows, text=strings)
     require_columns(table, REQUIRED_COLUMNS, path, "NIH_Google_Dataset")
-    return table
+    note_missing(table, ("Image Index", "Patient ID", "View Position"), path)
+    note_unknown_views(table, "View Position", NIH_GOOGLE_VIEWS, path)
+    return drop_duplicate_rows(table, path, key=["Image Index"])
 
 
 def nih_google_labels(csv: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -101,6 +105,7 @@ class NIH_Google_Dataset(Dataset):
         nrows: read only this many rows (of each file).
         seed: kept for compatibility; construction is not random.
         unique_patients: keep one image per patient.
+        strict: raise on metadata problems instead of one warning (see :class:`NIH_Dataset`).
 
     Raises:
         MissingMetadataError: a metadata path does not exist.
@@ -112,6 +117,7 @@ class NIH_Google_Dataset(Dataset):
     dataset_url = "https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest"
     known_views = NIH_GOOGLE_VIEWS
     image_hint = _DOWNLOAD_HINT
+    metadata_files = {"csvpath": "nih_google"}
 
     def __init__(
         self,
@@ -123,29 +129,28 @@ class NIH_Google_Dataset(Dataset):
         nrows: int | None = None,
         seed: int = 0,
         unique_patients: bool = True,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed)
-        name = type(self).__name__
-        self.imgpath = require_folder(imgpath, name, _DOWNLOAD_HINT)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed, strict=strict)
         paths = list(csvpath) if isinstance(csvpath, (list, tuple)) else [csvpath]
-        resolved = [metadata_path(p, "nih_google", "csvpath", name) for p in paths]
+        resolved = [self._metadata_path("csvpath", p) for p in paths]
         self.csvpath = resolved[0] if len(resolved) == 1 else resolved
         self.nrows = nrows
         self.unique_patients = bool(unique_patients)
 
         key = f"{PARSER_VERSION}|nrows={nrows_key(nrows)}"
-        tables = [load_table(p, lambda q: read_google_labels(q, nrows), key=key) for p in resolved]
+        tables = [self._load_table([p], lambda p=p: read_google_labels(p, nrows), key) for p in resolved]
         self.csv = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
         self.csv["view"] = self.csv["View Position"]
         self._select_rows(views, self.unique_patients, "Patient ID")
         self.csv["patientid"] = self.csv["Patient ID"].astype("str")
         self._finish_csv()
         self._set_labels(*nih_google_labels(self.csv))
-        self._files = self.csv["Image Index"].to_numpy(dtype=object)
 
     def _image_path(self, index: int) -> Path:
         """Where item ``index``'s file should be (it may be absent)."""
-        return self.imgpath / self._files[index]
+        return self.imgpath / self.csv["Image Index"].iat[index]
 
 
 __all__ = ["NIH_Google_Dataset", "NIH_GOOGLE_PATHOLOGIES", "nih_google_labels", "read_google_labels"]

@@ -71,9 +71,10 @@ class NLMTB_Dataset(Dataset):
         data_aug: applied after ``transform``.
         seed: kept for compatibility; construction is not random.
         views: views to keep (every image is ``PA``).
+        strict: accepted like every dataset's (there is no metadata file to check).
 
     Raises:
-        MissingImageError: ``imgpath/CXR_png`` is not a folder.
+        MissingImageError: ``imgpath`` or ``imgpath/CXR_png`` is not a folder.
     """
 
     known_views = ("PA",)
@@ -92,9 +93,10 @@ class NLMTB_Dataset(Dataset):
         data_aug: Transform | None = None,
         seed: int = 0,
         views: str | Iterable[str] | None = ("PA",),
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed)
-        self.imgpath = Path(imgpath)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed, strict=strict)
         folder = self.imgpath / "CXR_png"
         if not folder.is_dir():
             raise MissingImageError(

@@ -11,14 +11,32 @@ import pandas as pd
 
 from ..errors import MetadataError, MissingImageError
 from ._base import Dataset, Transform
-from ._files import PathLike, read_metadata_csv, require_columns, require_file
+from ._files import PathLike, read_metadata_csv, require_columns
 from ._masks import shapes_mask
+from ._problems import drop_duplicate_rows, note_missing
 
 OBJECTCXR_PATHOLOGIES = ("Foreign Object",)
 #: Annotation type codes of the challenge: 0 box, 1 ellipse, 2 polygon.
 SHAPE_KINDS = {"0": "box", "1": "ellipse", "2": "polygon"}
 
+PARSER_VERSION = "objectcxr-1"
+
 _DOWNLOAD_HINT = "get the zips from https://academictorrents.com/details/fdc91f11d7010f7259a05403fc9d00079a09f5d5"
+
+
+def read_objectcxr_annotations(path: PathLike) -> pd.DataFrame:
+    """Read ``train.csv`` / ``dev.csv``: ``image_name`` and ``annotation`` as text.
+
+    Blank image names and images listed twice are noted (see :mod:`._problems`); a row
+    repeated exactly is removed.
+
+    Raises:
+        MetadataError: the file cannot be parsed or lacks a column.
+    """
+    csv = read_metadata_csv(path, "ObjectCXR_Dataset", "the annotation CSV", dtype={"image_name": "str", "annotation": "str"})
+    require_columns(csv, ["image_name", "annotation"], path, "ObjectCXR_Dataset")
+    note_missing(csv, ["image_name"], path)
+    return drop_duplicate_rows(csv, path, key=["image_name"])
 
 
 def parse_annotation(text: object) -> list[tuple[str, list[float]]]:
@@ -93,6 +111,8 @@ class ObjectCXR_Dataset(Dataset):
         seed: kept for compatibility; construction is not random.
         pathology_masks: add the object masks to samples.
         prefix: folder of the images inside the zip (``"train/"`` or ``"dev/"``).
+        strict: raise on metadata problems (blank names, images listed twice) instead
+            of one warning.
 
     Raises:
         MissingMetadataError: ``csvpath`` or ``imgzippath`` does not exist.
@@ -100,6 +120,8 @@ class ObjectCXR_Dataset(Dataset):
     """
 
     dataset_url = "https://jfhealthcare.github.io/object-CXR/"
+    image_hint = _DOWNLOAD_HINT
+    metadata_files = {"imgzippath": None, "csvpath": None}
 
     def __init__(
         self,
@@ -111,24 +133,23 @@ class ObjectCXR_Dataset(Dataset):
         pathology_masks: bool = False,
         *,
         prefix: str = "train/",
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed, pathology_masks=pathology_masks)
-        name = type(self).__name__
-        self.imgzippath = require_file(imgzippath, "imgzippath", name, _DOWNLOAD_HINT)
-        self.csvpath = require_file(csvpath, "csvpath", name, _DOWNLOAD_HINT)
+        super().__init__(transform=transform, data_aug=data_aug, seed=seed, pathology_masks=pathology_masks,
+                         strict=strict)  # fmt: skip
+        self.imgzippath = self._metadata_path("imgzippath", imgzippath)
+        self.csvpath = self._metadata_path("csvpath", csvpath)
         self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         self.views = []  # the reference stores an empty list
 
-        csv = read_metadata_csv(self.csvpath, name, "the annotation CSV", dtype={"image_name": "str", "annotation": "str"})
-        require_columns(csv, ["image_name", "annotation"], self.csvpath, name)
-        self.csv = csv
+        self.csv = self._load_table([self.csvpath], lambda: read_objectcxr_annotations(self.csvpath), PARSER_VERSION)
         self._finish_csv()
         labels, pathologies = objectcxr_labels(self.csv)
         self._set_labels(labels, pathologies)
         self.csv["has_masks"] = labels[:, 0] == 1
         # Parse every annotation now, so a malformed one is reported at construction.
-        self._shapes = [parse_annotation(a) for a in self.csv["annotation"].tolist()]
-        self._names = self.csv["image_name"].to_numpy(dtype=object)
+        shapes = [parse_annotation(a) for a in self.csv["annotation"].tolist()]
+        self._shapes = shapes if self.pathology_masks else None
         self._zip: zipfile.ZipFile | None = None
         self._zip_pid: int | None = None
 
@@ -148,7 +169,7 @@ class ObjectCXR_Dataset(Dataset):
     def _read_image(self, index: int) -> np.ndarray:
         from ..io import read_image
 
-        member = self.prefix + str(self._names[index])
+        member = self.prefix + str(self.csv["image_name"].iat[index])
         try:
             data = self._archive().read(member)
         except KeyError:
@@ -159,7 +180,7 @@ class ObjectCXR_Dataset(Dataset):
         return read_image(data, name=f"{self.imgzippath}:{member}")
 
     def _pathology_masks(self, index: int, shape: tuple[int, int]) -> dict[str, np.ndarray]:
-        shapes = self._shapes[index]
+        shapes = self._shapes[index] if self._shapes is not None else ()
         if not shapes:
             return {}
         return {"Foreign Object": shapes_mask(shape, shapes)}

@@ -12,13 +12,13 @@ from ..errors import MetadataError
 from ._base import Dataset, Transform
 from ._files import PathLike, require_columns
 from ._openi_reports import parse_reports
-from ._table_cache import load_table
+from ._problems import drop_duplicate_rows, note_unknown_views
 from ._vocabulary import USE_INCLUDED_FILE
 
 #: Bump whenever :func:`parse_reports` changes its output (invalidates cached tables).
-REPORTS_PARSER_VERSION = "openi-reports-1"
+REPORTS_PARSER_VERSION = "openi-reports-2"
 #: Same for the DICOM view columns read by :func:`_read_dicom_views`.
-DICOM_PARSER_VERSION = "openi-dicom-views-1"
+DICOM_PARSER_VERSION = "openi-dicom-views-2"
 
 #: Label names as the reference builds them (sorted), before the in-place renames.
 OPENI_SOURCE_NAMES = (
@@ -46,12 +46,19 @@ DICOM_COLUMNS = ("imageid", "View Position")
 
 
 def _read_dicom_views(path: Path) -> pd.DataFrame:
-    """The :data:`DICOM_COLUMNS` of the DICOM header table (views as text, blank = missing)."""
+    """The :data:`DICOM_COLUMNS` of the DICOM header table (views as text, blank = missing;
+    unknown view spellings noted)."""
     try:
         table = pd.read_csv(path, usecols=list(DICOM_COLUMNS), dtype=object)
     except ValueError as err:  # usecols names a column the file lacks
         raise MetadataError(f"Openi_Dataset: {path} lacks columns {list(DICOM_COLUMNS)} ({err})") from err
+    note_unknown_views(table, "View Position", OPENI_VIEWS, path)
     return table
+
+
+def read_reports(path: Path) -> pd.DataFrame:
+    """:func:`parse_reports`, an image listed twice noted (and removed when its rows are equal)."""
+    return drop_duplicate_rows(parse_reports(path), path, key=["imageid"])
 
 
 def _left_join(left: pd.DataFrame, right: pd.DataFrame, source: Path) -> pd.DataFrame:
@@ -142,6 +149,8 @@ class Openi_Dataset(Dataset):
         unique_patients: keep one image per report.
         match: ``"terms"`` (default) or ``"substring"`` (reference labels).
         all_dicom_columns: keep all ~175 DICOM header columns in ``csv`` (slower).
+        strict: raise on metadata problems (unknown views, an image in two reports)
+            instead of one warning.
 
     Raises:
         MissingMetadataError: a given metadata path does not exist.
@@ -151,6 +160,9 @@ class Openi_Dataset(Dataset):
 
     known_views = OPENI_VIEWS
     image_hint = "imgpath must be the folder of NLMCXR_png.tgz (CXR<n>_IM-....png)"
+    metadata_files = {
+        "xmlpath": "openi_reports", "dicomcsv_path": "openi_dicom_metadata", "tsnepacsv_path": "openi_tsne",
+    }  # fmt: skip
     _printed_fields = ()
     card = {
         "source": "https://openi.nlm.nih.gov/faq",
@@ -175,17 +187,15 @@ class Openi_Dataset(Dataset):
         *,
         match: str = "terms",
         all_dicom_columns: bool = False,
+        strict: bool = False,
     ) -> None:
-        from ..hub.metadata import resolve
-
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed)
-        self.imgpath = Path(imgpath)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed, strict=strict)
         self.use_tsne_derived_view = bool(use_tsne_derived_view)
-        self.xmlpath = Path(resolve(xmlpath, "openi_reports"))
-        self.dicomcsv_path = Path(resolve(dicomcsv_path, "openi_dicom_metadata"))
-        self.tsnepacsv_path = Path(resolve(tsnepacsv_path, "openi_tsne"))
+        self.xmlpath = self._metadata_path("xmlpath", xmlpath)
+        self.dicomcsv_path = self._metadata_path("dicomcsv_path", dicomcsv_path)
+        self.tsnepacsv_path = self._metadata_path("tsnepacsv_path", tsnepacsv_path)
 
-        reports = load_table(self.xmlpath, parse_reports, key=REPORTS_PARSER_VERSION)
+        reports = self._load_table([self.xmlpath], lambda: read_reports(self.xmlpath), REPORTS_PARSER_VERSION)
         dicom = self._read_dicom(all_dicom_columns)
         tsne = pd.read_csv(self.tsnepacsv_path)
         require_columns(tsne, ["imageid", "tsne-view"], self.tsnepacsv_path, type(self).__name__)
@@ -203,7 +213,8 @@ class Openi_Dataset(Dataset):
         if all_columns:
             dicom = pd.read_csv(self.dicomcsv_path, low_memory=False)
         else:  # gunzipping the 175-column table dominates: cache the two columns we need
-            dicom = load_table(self.dicomcsv_path, _read_dicom_views, key=DICOM_PARSER_VERSION)
+            dicom = self._load_table([self.dicomcsv_path], lambda: _read_dicom_views(self.dicomcsv_path),
+                                     DICOM_PARSER_VERSION)  # fmt: skip
         require_columns(dicom, DICOM_COLUMNS, self.dicomcsv_path, type(self).__name__)
         return dicom
 

@@ -10,17 +10,17 @@ import pandas as pd
 
 from ..errors import MissingImageError
 from ._base import Dataset, Transform
-from ._files import PathLike, read_metadata_csv, require_columns, require_folder
+from ._files import PathLike, read_metadata_csv, require_columns
 from ._masks import rle_mask
-from ._shipped import metadata_path
-from ._siim_images import NO_MASK, image_table, read_image_table
-from ._table_cache import load_table
+from ._problems import carry_problems, drop_duplicate_rows, note_missing
 from ._vocabulary import USE_INCLUDED_FILE
 
 SIIM_PATHOLOGIES = ("Pneumothorax",)
 #: Run-length codes index the 1024 x 1024 challenge images.
 RLE_FRAME = (1024, 1024)
-PARSER_VERSION = "siim-1"
+#: Value of ``EncodedPixels`` meaning "no pneumothorax".
+NO_MASK = "-1"
+PARSER_VERSION = "siim-2"
 
 _DOWNLOAD_HINT = (
     "get the DICOMs from https://academictorrents.com/details/6ef7c6d039e85152c4d0f31d83fa70edc4aba088 "
@@ -32,7 +32,8 @@ def read_rle_table(path: PathLike) -> pd.DataFrame:
     """Read ``train-rle.csv`` (plain or gzipped): columns ``ImageId``, ``EncodedPixels``.
 
     Column names and values are stripped of surrounding spaces (the official header is
-    ``ImageId, EncodedPixels`` and some copies write values as ``' -1'``).
+    ``ImageId, EncodedPixels`` and some copies write values as ``' -1'``). Blank cells
+    and repeated rows are noted (see :mod:`._problems`); a row repeated exactly is removed.
 
     Raises:
         MetadataError: the file cannot be parsed or lacks a column.
@@ -43,25 +44,28 @@ def read_rle_table(path: PathLike) -> pd.DataFrame:
     table = table[["ImageId", "EncodedPixels"]]
     for column in table.columns:
         table[column] = table[column].str.strip()
-    return table
+    note_missing(table, ["ImageId", "EncodedPixels"], path)
+    return drop_duplicate_rows(table, path)
 
 
 def siim_image_table(rle: pd.DataFrame) -> pd.DataFrame:
     """One row per ``ImageId`` (first-appearance order) with ``has_masks`` (pure function).
 
     ``has_masks`` is True when any of the image's rows holds a run-length code (a value
-    other than ``-1``); ``regions`` counts those rows.
+    other than ``-1``); ``regions`` counts those rows. The notes of ``rle`` (see
+    :mod:`._problems`) are carried over.
     """
     require_columns(rle, ["ImageId", "EncodedPixels"], "the metadata", "SIIM_Pneumothorax_Dataset")
     coded = (rle["EncodedPixels"].str.strip() != NO_MASK) & rle["EncodedPixels"].notna()
-    # factorize + bincount: the groupby it replaces cost 3x more (first-appearance order,
-    # rows without an ImageId dropped, as groupby does)
-    codes, image_ids = pd.factorize(rle["ImageId"].to_numpy(dtype=object), use_na_sentinel=True)
-    return image_table(codes, image_ids, coded.to_numpy(dtype=bool))
-
-
-def _exact_image_table(path: PathLike) -> pd.DataFrame:
-    return siim_image_table(read_rle_table(path))
+    # factorize + bincount: a groupby cost 3x more (first-appearance order, rows without
+    # an ImageId dropped, as groupby does)
+    codes, image_ids = pd.factorize(rle["ImageId"], use_na_sentinel=True)
+    named = codes >= 0
+    regions = np.bincount(codes[named], weights=coded.to_numpy(dtype=bool)[named], minlength=len(image_ids))
+    table = pd.DataFrame({"ImageId": np.asarray(image_ids, dtype=object), "regions": regions.astype(np.int64)})
+    table["has_masks"] = table["regions"] > 0
+    carry_problems(table, rle)
+    return table
 
 
 def siim_labels(csv: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -109,6 +113,7 @@ class SIIM_Pneumothorax_Dataset(Dataset):
         seed: kept for compatibility; construction is not random.
         unique_patients: ignored (see above).
         pathology_masks: add the pneumothorax masks to samples.
+        strict: raise on metadata problems (blank cells, repeated rows) instead of one warning.
 
     Raises:
         MissingMetadataError: ``csvpath`` does not exist.
@@ -118,6 +123,8 @@ class SIIM_Pneumothorax_Dataset(Dataset):
     """
 
     dataset_url = "https://www.kaggle.com/c/siim-acr-pneumothorax-segmentation"
+    image_hint = _DOWNLOAD_HINT
+    metadata_files = {"csvpath": "siim_rle"}
     _printed_fields = ("data_aug",)
 
     def __init__(
@@ -129,27 +136,27 @@ class SIIM_Pneumothorax_Dataset(Dataset):
         seed: int = 0,
         unique_patients: bool = True,
         pathology_masks: bool = False,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed, pathology_masks=pathology_masks)
-        name = type(self).__name__
-        self.imgpath = require_folder(imgpath, name, _DOWNLOAD_HINT)
-        self.csvpath = metadata_path(csvpath, "siim_rle", "csvpath", name)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed,
+                         pathology_masks=pathology_masks, strict=strict)  # fmt: skip
+        self.csvpath = self._metadata_path("csvpath", csvpath)
         self.unique_patients = unique_patients
 
+        rle = lambda: read_rle_table(self.csvpath)  # noqa: E731
         # the image table only (the run-length codes are read when masks are wanted)
-        self.csv = load_table(
-            self.csvpath, lambda p: read_image_table(p, _exact_image_table), key=f"{PARSER_VERSION}|images"
-        )
+        self.csv = self._load_table([self.csvpath], lambda: siim_image_table(rle()),
+                                    f"{PARSER_VERSION}|images")  # fmt: skip
         self._finish_csv()
-        self._set_labels(*siim_labels(self.csv))
-        self._ids = self.csv["ImageId"].to_numpy(dtype=object)
         self._codes: dict[str, list[str]] = {}
         if self.pathology_masks:
-            rle = load_table(self.csvpath, read_rle_table, key=PARSER_VERSION)
-            coded = rle[(rle["EncodedPixels"] != NO_MASK).to_numpy() & rle["EncodedPixels"].notna().to_numpy()]
+            rows = self._load_table([self.csvpath], rle, PARSER_VERSION)
+            coded = rows[(rows["EncodedPixels"] != NO_MASK).to_numpy() & rows["EncodedPixels"].notna().to_numpy()]
             for image_id, code in zip(coded["ImageId"].tolist(), coded["EncodedPixels"].tolist()):
                 self._codes.setdefault(image_id, []).append(code)
         self._file_map: dict[str, str] | None = None
+        self._set_labels(*siim_labels(self.csv))
 
     def _find(self, image_id: str) -> Path:
         filename = f"{image_id}.dcm"
@@ -174,10 +181,10 @@ class SIIM_Pneumothorax_Dataset(Dataset):
     def _read_image(self, index: int) -> np.ndarray:
         from ..io import read_image
 
-        return read_image(self._find(self._ids[index]))
+        return read_image(self._find(self.csv["ImageId"].iat[index]))
 
     def _pathology_masks(self, index: int, shape: tuple[int, int]) -> dict[str, np.ndarray]:
-        codes = self._codes.get(self._ids[index])
+        codes = self._codes.get(self.csv["ImageId"].iat[index])
         if not codes:
             return {}
         return {"Pneumothorax": rle_mask(shape, codes, RLE_FRAME)}

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ._base import Dataset, Transform
-from ._files import PathLike, days_since_epoch, require_columns, require_file
+from ._files import PathLike, days_since_epoch, read_metadata_csv, require_columns
+from ._problems import note_missing
 
 #: The two readers' totals (pandas suffixes the second reader's repeated names with ``.1``).
 SCORE_COLUMNS = {
@@ -17,6 +18,7 @@ SCORE_COLUMNS = {
     "Lung Opacity": ("Total OPACITY", "Total OPACITY.1"),
 }
 REQUIRED_COLUMNS = ("Subject_ID", "Exam_DateTime", *(c for pair in SCORE_COLUMNS.values() for c in pair))
+PARSER_VERSION = "ralo-1"
 
 
 def read_ralo_metadata(path: PathLike) -> pd.DataFrame:
@@ -24,9 +26,14 @@ def read_ralo_metadata(path: PathLike) -> pd.DataFrame:
 
     Adds ``filename`` = ``<data row number>.jpg`` (the release names each image after its
     0-based row in this file), so the image stays tied to its row after any filtering.
+    Rows with no subject or exam date are noted (see :mod:`._problems`).
+
+    Raises:
+        MetadataError: the file cannot be parsed.
     """
-    csv = pd.read_csv(path, skiprows=1)
+    csv = read_metadata_csv(path, "StonyBrookCOVID_Dataset", "the RALO metadata", skiprows=1)
     csv["filename"] = [f"{i}.jpg" for i in range(len(csv))]
+    note_missing(csv, ("Subject_ID", "Exam_DateTime"), path)
     return csv
 
 
@@ -79,6 +86,7 @@ class StonyBrookCOVID_Dataset(Dataset):
         data_aug: applied after ``transform``.
         views: views to keep (every image is ``AP``).
         seed: kept for compatibility; construction is not random.
+        strict: raise on metadata problems (rows without subject or date) instead of one warning.
 
     Raises:
         MissingMetadataError: ``csvpath`` does not exist.
@@ -87,6 +95,9 @@ class StonyBrookCOVID_Dataset(Dataset):
 
     known_views = ("AP",)
     image_hint = "imgpath must be the CXR_images_scored folder of the RALO release"
+    metadata_hint = "it is ralo-dataset-metadata.csv of the Zenodo RALO release"
+    metadata_files = {"csvpath": None}
+    continuous_labels = True
     _printed_fields = ()
     card = {
         "source": "https://doi.org/10.5281/zenodo.4633999",
@@ -103,12 +114,12 @@ class StonyBrookCOVID_Dataset(Dataset):
         data_aug: Transform | None = None,
         views: str | Iterable[str] | None = ("AP",),
         seed: int = 0,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed)
-        self.imgpath = Path(imgpath)
-        self.csvpath = require_file(csvpath, "csvpath", type(self).__name__,
-                                    "it is ralo-dataset-metadata.csv of the Zenodo RALO release")
-        csv = read_ralo_metadata(self.csvpath)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed, strict=strict)
+        self.csvpath = self._metadata_path("csvpath", csvpath)
+        csv = self._load_table([self.csvpath], lambda: read_ralo_metadata(self.csvpath), PARSER_VERSION)
         require_columns(csv, REQUIRED_COLUMNS, self.csvpath, type(self).__name__)
         csv["patientid"] = csv["Subject_ID"].astype(str)
         exam_date = csv["Exam_DateTime"].astype(str).str.split("_", n=1).str[0]

@@ -149,7 +149,8 @@ class SyntheticChestFolder_Dataset(Dataset):
         self.imgpath = require_folder(imgpath, name, self.image_hint)
         self.csvpath = require_file(self.imgpath / CSV_NAME if csvpath is None else csvpath, "csvpath", name, self.image_hint)
         self.maskpath = self.csvpath.parent if maskpath is None else Path(maskpath)
-        csv = read_metadata_csv(self.csvpath, name, "the phantom's CSV", dtype={"patientid": str})
+        csv = read_metadata_csv(self.csvpath, name, "the phantom's CSV", dtype={"patientid": str},
+                                text=("effusion", "pneumothorax"))  # blank throughout in a small copy
         require_columns(csv, ["path", "mask_path", *FINDINGS, *COMMON_COLUMNS], self.csvpath, name)
         labels = csv[list(FINDINGS)].to_numpy(dtype=np.float32, na_value=np.nan)
         self.csv = csv.drop(columns=list(FINDINGS))
@@ -157,17 +158,15 @@ class SyntheticChestFolder_Dataset(Dataset):
         self.csv["pneumothorax"] = self.csv["pneumothorax"].fillna("")
         self._finish_csv()
         self._set_labels(labels, FINDINGS)
-        self._files = self.csv["path"].to_numpy(dtype=object)
-        self._mask_files = self.csv["mask_path"].to_numpy(dtype=object)
 
     def _image_path(self, index: int) -> Path:
-        return self.imgpath / self._files[index]
+        return self.imgpath / self.csv["path"].iat[index]
 
     def _flags(self, index: int, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
         """The mask flags of row ``index`` and whether they need resizing to ``shape``."""
         from ..io import decode
 
-        path = require_file(self.maskpath / self._mask_files[index], "mask_path", type(self).__name__,
+        path = require_file(self.maskpath / self.csv["mask_path"].iat[index], "mask_path", type(self).__name__,
                             "masks are read from the CSV's folder unless maskpath says otherwise")  # fmt: skip
         flags, _ = decode(path)
         if flags.ndim != 2 or flags.dtype != np.uint8:

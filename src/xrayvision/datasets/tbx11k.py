@@ -114,6 +114,7 @@ class TBX11K_Dataset(Dataset):
         data_aug: applied after ``transform``.
         seed: kept for compatibility; construction is not random.
         pathology_masks: add box masks to samples.
+        strict: accepted like every dataset's (a malformed JSON always raises).
 
     Raises:
         DatasetError: ``split`` is not one of the above.
@@ -122,6 +123,7 @@ class TBX11K_Dataset(Dataset):
     """
 
     image_hint = "imgpath must be the TBX11K folder holding imgs/"
+    extra_sample_keys = ("bbox",)
     _printed_fields = ("data_aug",)
     card = {
         "source": "https://github.com/yun-liu/Tuberculosis",
@@ -138,11 +140,13 @@ class TBX11K_Dataset(Dataset):
         data_aug: Transform | None = None,
         seed: int = 0,
         pathology_masks: bool = False,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed, pathology_masks=pathology_masks)
         if split not in TBX11K_SPLITS:
             raise DatasetError(f"TBX11K split {split!r} is not one of {sorted(TBX11K_SPLITS)}")
-        self.imgpath = Path(imgpath)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed,
+                         pathology_masks=pathology_masks, strict=strict)  # fmt: skip
         self.split = split
         self.csvpath = require_file(
             self.imgpath / "annotations" / "json" / TBX11K_SPLITS[split], "imgpath", type(self).__name__,

@@ -11,12 +11,9 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
-from ._bytes_columns import bytes_argsort, factorize_text, text_values
-from ._files import PathLike, require_columns, require_folder
-from ._lean_csv import read_lean_csv
+from ._files import PathLike, read_metadata_csv, require_columns
 from ._masks import corner_box_mask
-from ._shipped import metadata_path
-from ._table_cache import load_table
+from ._problems import carry_problems, note_missing, note_problem, value_examples
 from ._vocabulary import USE_INCLUDED_FILE
 
 VINDR_PATHOLOGIES = (
@@ -28,14 +25,20 @@ VINDR_PATHOLOGIES = (
 SYNONYMS = {"pleural thickening": "Pleural_Thickening", "pleural effusion": "Effusion"}
 #: Raw class name of images without findings.
 NO_FINDING = "No finding"
+#: Other class names of the Kaggle and PhysioNet releases: valid, but no label of ours.
+OTHER_CLASS_NAMES = (
+    "No finding", "Clavicle fracture", "Edema", "Emphysema", "Enlarged PA", "Lung cavity", "Lung cyst",
+    "Mediastinal shift", "Rib fracture", "COPD", "Lung tumor", "Pneumonia", "Tuberculosis", "Other diseases",
+)  # fmt: skip
 BOX_COLUMNS = ("x_min", "y_min", "x_max", "y_max")
-PARSER_VERSION = "vindr-1"
+PARSER_VERSION = "vindr-2"
 
 _DOWNLOAD_HINT = (
     "get the DICOMs (train/<image_id>.dicom) from https://www.kaggle.com/c/vinbigdata-chest-xray-abnormalities-detection "
     "or https://physionet.org/content/vindr-cxr/"
 )
 _CLASS_TO_PATHOLOGY = {**{p.lower(): p for p in VINDR_PATHOLOGIES}, **SYNONYMS}
+_KNOWN_CLASS_NAMES = frozenset([*_CLASS_TO_PATHOLOGY, *(n.lower() for n in OTHER_CLASS_NAMES)])
 
 
 def pathology_of(class_name: object) -> str | None:
@@ -43,14 +46,15 @@ def pathology_of(class_name: object) -> str | None:
     return _CLASS_TO_PATHOLOGY.get(str(class_name).strip().lower())
 
 
-def read_annotations(path: PathLike, columns: Iterable[str] | None = None, *, categories: bool = False) -> pd.DataFrame:
+def read_annotations(path: PathLike, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Read the annotation table (Kaggle ``train.csv`` or PhysioNet ``annotations_*.csv``).
+
+    Blank ids or class names and unknown class names are noted (see :mod:`._problems`);
+    repeated rows are harmless here (labels and masks are an OR over rows).
 
     Args:
         path: the CSV (plain or gzipped).
         columns: read only these columns where present (``None``: every column).
-        categories: read ``image_id`` as bytes and ``class_name`` as a category (what
-            :func:`vindr_image_table` needs: no Python string per row for either).
 
     Raises:
         MetadataError: the file cannot be parsed or lacks ``image_id``/``class_name``.
@@ -59,60 +63,46 @@ def read_annotations(path: PathLike, columns: Iterable[str] | None = None, *, ca
     if columns is not None:
         wanted = set(columns)
         options["usecols"] = lambda name: name in wanted
-    table = read_lean_csv(
-        path, "VinDr_Dataset", "annotation CSV",
-        dtype={"image_id": "str", "class_name": "str", "rad_id": "str"},
-        bytes_columns=("image_id",) if categories else (),
-        category_columns=("class_name",) if categories else (), **options,
+    table = read_metadata_csv(
+        path, "VinDr_Dataset", "annotation CSV", text=("image_id", "class_name", "rad_id"), **options
     )
     require_columns(table, ["image_id", "class_name"], path, "VinDr_Dataset")
+    note_missing(table, ["image_id", "class_name"], path)
+    names = table["class_name"].dropna()
+    count, examples = value_examples(names[~names.str.strip().str.lower().isin(_KNOWN_CLASS_NAMES)])
+    note_problem(table, path, "class_name", "row(s) with an unknown class name (no label)", count, examples)
     return table
-
-
-def _sort_order(values: np.ndarray) -> np.ndarray:
-    """Positions that sort distinct ``values`` as ``pd.factorize(sort=True)`` would.
-
-    Undecoded bytes (a lean read) sort as their strings would (:func:`bytes_argsort`).
-    Plain strings are sorted as fixed-width NumPy unicode (code point order, like Python's
-    comparison, 10x faster on 15,000 ids); NUL characters (which NumPy strips) or other
-    types take pandas' own sort.
-    """
-    if values.dtype.kind == "S":
-        return bytes_argsort(values)
-    if len(values) and pd.api.types.infer_dtype(values, skipna=False) == "string" and "\x00" not in "".join(values):
-        return np.argsort(values.astype(str), kind="stable")
-    ranks, _ = pd.factorize(values, sort=True)
-    return np.argsort(ranks, kind="stable")
 
 
 def vindr_image_table(annotations: pd.DataFrame) -> pd.DataFrame:
     """One row per ``image_id`` (sorted): ``class_name`` = its sorted distinct class names
-    joined by ``|``, ``has_masks`` = at least one row with a box (pure function)."""
+    joined by ``|``, ``has_masks`` = at least one row with a box (pure function; the
+    notes of ``annotations`` are carried over)."""
     require_columns(annotations, ["image_id", "class_name"], "the metadata", "VinDr_Dataset")
-    # Every row's id and class name as a code (-1: missing, so no separate missing-value pass).
-    row_images, image_ids = factorize_text(annotations["image_id"])
-    row_classes, class_names = factorize_text(annotations["class_name"], sort=True)
+    image_of_row, image_ids = pd.factorize(annotations["image_id"])
+    class_of_row, class_names = pd.factorize(annotations["class_name"], sort=True)
     if len(class_names) > 62:
         raise MetadataError(f"VinDr_Dataset: {len(class_names)} distinct class names; at most 62 are supported")
-    named = (row_images >= 0) & (row_classes >= 0)
-    # Each distinct class name gets one bit (in sorted order); an image's set of names is
-    # the OR of its bits, turned back into text once per distinct set (vectorised).
+    # Each class name is one bit; an image's set of names is the OR of its rows' bits,
+    # turned into text once per distinct set (a groupby joining strings cost 20x more).
+    named = (image_of_row >= 0) & (class_of_row >= 0)
     bits = np.zeros(len(image_ids), dtype=np.int64)
-    np.bitwise_or.at(bits, row_images[named], np.left_shift(np.int64(1), row_classes[named].astype(np.int64)))
+    np.bitwise_or.at(bits, image_of_row[named], np.left_shift(np.int64(1), class_of_row[named].astype(np.int64)))
     listed = np.flatnonzero(bits)  # ids with at least one named row
-    keep = listed[_sort_order(image_ids[listed])]
+    keep = listed[pd.Series(image_ids[listed]).argsort(kind="stable").to_numpy()]
     distinct, inverse = np.unique(bits[keep], return_inverse=True)
-    names = [str(n) for n in text_values(class_names)]
+    names = [str(n) for n in class_names]
     has_name = (distinct[:, None] >> np.arange(len(names))) & 1  # one row of bits per distinct set
     text = np.array(["|".join(compress(names, row)) for row in has_name.tolist()], dtype=object)
-    table = pd.DataFrame({"image_id": text_values(image_ids[keep]), "class_name": text[inverse]})
+    table = pd.DataFrame({"image_id": np.asarray(image_ids[keep], dtype=object), "class_name": text[inverse]})
     if set(BOX_COLUMNS) <= set(annotations.columns):
-        boxed = annotations[list(BOX_COLUMNS)].notna().all(axis=1).to_numpy() & (row_images >= 0)
+        boxed = annotations[list(BOX_COLUMNS)].notna().all(axis=1).to_numpy() & (image_of_row >= 0)
         has_box = np.zeros(len(image_ids), dtype=bool)
-        has_box[row_images[boxed]] = True
+        has_box[image_of_row[boxed]] = True
         table["has_masks"] = has_box[keep]
     else:
         table["has_masks"] = False
+    carry_problems(table, annotations)
     return table
 
 
@@ -180,6 +170,8 @@ class VinDr_Dataset(Dataset):
         data_aug: applied after ``transform``.
         seed: kept for compatibility; construction is not random.
         pathology_masks: add the box masks to samples.
+        strict: raise on metadata problems (blank cells, unknown class names, repeated
+            rows) instead of one warning.
 
     Raises:
         MissingMetadataError: ``csvpath`` does not exist.
@@ -190,6 +182,7 @@ class VinDr_Dataset(Dataset):
 
     dataset_url = "https://www.kaggle.com/c/vinbigdata-chest-xray-abnormalities-detection"
     image_hint = _DOWNLOAD_HINT
+    metadata_files = {"csvpath": "vindr_train"}
 
     def __init__(
         self,
@@ -200,39 +193,39 @@ class VinDr_Dataset(Dataset):
         data_aug: Transform | None = None,
         seed: int = 0,
         pathology_masks: bool = False,
+        *,
+        strict: bool = False,
     ) -> None:
-        super().__init__(transform=transform, data_aug=data_aug, seed=seed, pathology_masks=pathology_masks)
-        name = type(self).__name__
-        self.imgpath = require_folder(imgpath, name, _DOWNLOAD_HINT)
-        self.csvpath = metadata_path(csvpath, "vindr_train", "csvpath", name)
+        super().__init__(imgpath, transform=transform, data_aug=data_aug, seed=seed,
+                         pathology_masks=pathology_masks, strict=strict)  # fmt: skip
+        self.csvpath = self._metadata_path("csvpath", csvpath)
         self.views = views  # type: ignore[assignment]  # stored as given, as the reference does
 
-        self.csv = load_table(
-            self.csvpath,
+        self.csv = self._load_table(
+            [self.csvpath],
             # the image table needs only these columns (rad_id, class_id: 10% of the parse)
-            lambda p: vindr_image_table(read_annotations(p, ("image_id", "class_name", *BOX_COLUMNS), categories=True)),
-            key=f"{PARSER_VERSION}|images",
+            lambda: vindr_image_table(read_annotations(self.csvpath, ("image_id", "class_name", *BOX_COLUMNS))),
+            f"{PARSER_VERSION}|images",
         )
         self._finish_csv()
-        self._set_labels(*vindr_labels(self.csv))
-        self._ids = self.csv["image_id"].to_numpy(dtype=object)
         self._boxes: dict[str, dict[str, np.ndarray]] = {}
         if self.pathology_masks:
-            raw = load_table(self.csvpath, read_annotations, key=f"{PARSER_VERSION}|raw")
-            require_columns(raw, BOX_COLUMNS, self.csvpath, name)
+            raw = self._load_table([self.csvpath], lambda: read_annotations(self.csvpath), f"{PARSER_VERSION}|raw")
+            require_columns(raw, BOX_COLUMNS, self.csvpath, type(self).__name__)
             raw = raw[raw[list(BOX_COLUMNS)].notna().all(axis=1).to_numpy()]
             raw = raw.assign(pathology=raw["class_name"].map(pathology_of))
             raw = raw[raw["pathology"].notna().to_numpy()]
             coords = raw[list(BOX_COLUMNS)].to_numpy(dtype=np.float64)
             for (image_id, pathology), rows in raw.groupby(["image_id", "pathology"], sort=False).indices.items():
                 self._boxes.setdefault(image_id, {})[pathology] = coords[rows]
+        self._set_labels(*vindr_labels(self.csv))
 
     def _image_path(self, index: int) -> Path:
         """Where item ``index``'s file should be (it may be absent)."""
-        return self.imgpath / f"{self._ids[index]}.dicom"
+        return self.imgpath / f"{self.csv['image_id'].iat[index]}.dicom"
 
     def _pathology_masks(self, index: int, shape: tuple[int, int]) -> dict[str, np.ndarray]:
-        boxes = self._boxes.get(self._ids[index], {})
+        boxes = self._boxes.get(self.csv["image_id"].iat[index], {})
         return {name: corner_box_mask(shape, coords) for name, coords in boxes.items()}
 
 

@@ -8,6 +8,7 @@ blank labels, ``No Finding`` with Support Devices.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .images import chest_xray_like, write_png
 
@@ -41,3 +42,11 @@ def write_brax(root: str | Path, *, images: bool = True) -> dict[str, Path]:
     csvpath = root / "master_spreadsheet_update.csv"
     csvpath.write_text("\n".join(lines) + "\n")
     return {"imgpath": root / "images", "csvpath": csvpath}
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.BRAX_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return write_brax(root)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,3 +82,12 @@ def write_chexlocalize(root: str | Path, *, rasterise=None) -> dict[str, Path]:
     seg.write_text(json.dumps(segmentations))
     ann.write_text(json.dumps(annotations))
     return {"imgpath": imgpath, "csvpath": csvpath, "segmentations": seg, "annotations": ann}
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.CheXlocalize_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    paths = write_chexlocalize(root)
+    return {"imgpath": paths["imgpath"], "csvpath": paths["csvpath"], "segmentation_jsonpath": paths["segmentations"]}

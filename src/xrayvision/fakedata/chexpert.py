@@ -9,6 +9,7 @@ not sorted by patient.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,3 +57,11 @@ def write_chexpert(root: str | Path, *, split: str = "train", size: tuple[int, i
 def label_cells(row: tuple) -> list[float]:
     """The 14 label cells (No Finding first) of a :data:`ROWS` entry, blanks as NaN."""
     return [float(c) if c else np.nan for c in row[7].split(",")]
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.CheX_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_chexpert(root), "views": "*", "unique_patients": False}

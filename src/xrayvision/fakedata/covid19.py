@@ -23,6 +23,7 @@ import csv
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,3 +126,11 @@ def mask_pixels(zippath: str | Path, filename: str) -> np.ndarray:
     with zipfile.ZipFile(zippath) as archive:
         data = archive.read(f"{MASK_FOLDER}/{filename}")
     return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.COVID19_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_covid19(root), "semantic_masks": True}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 from .images import chest_xray_like, write_jpeg
 
@@ -53,3 +54,11 @@ def write_mimic(root: str | Path, *, images: bool = True) -> dict[str, Path]:
             target = files / f"p{subject[:2]}" / f"p{subject}" / f"s{study}" / f"{dicom}.jpg"
             write_jpeg(target, chest_xray_like((40, 36), seed=i))
     return {"imgpath": files, "csvpath": csvpath, "metacsvpath": metacsvpath}
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.MIMIC_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return write_mimic(root)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip as _gzip
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -133,4 +134,13 @@ def write_nih(
     return {"imgpath": images, "csvpath": csvpath, "bbox_list_path": bboxpath}
 
 
-__all__ = ["write_nih", "DATA_ENTRY_HEADER", "BBOX_HEADER"]
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.NIH_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    paths = write_nih(root)
+    return {**paths, "views": ["PA", "AP"], "unique_patients": False, "pathology_masks": True}
+
+__all__ = ["example", "write_nih", "DATA_ENTRY_HEADER", "BBOX_HEADER"]

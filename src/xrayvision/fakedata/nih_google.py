@@ -12,6 +12,7 @@ AP, every finding YES somewhere and an all-NO row.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,4 +59,14 @@ def write_nih_google(root: str | Path, seed: int = 0, *, size: int = 48) -> dict
     return out
 
 
-__all__ = ["write_nih_google", "ROWS", "HEADER"]
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.NIH_Google_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    paths = write_nih_google(root)
+    return {"imgpath": paths["imgpath"], "csvpath": [paths["test_csvpath"], paths["val_csvpath"]], "views": "*",
+            "unique_patients": False}  # fmt: skip
+
+__all__ = ["example", "write_nih_google", "ROWS", "HEADER"]

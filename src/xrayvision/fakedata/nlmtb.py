@@ -14,6 +14,7 @@ label suffix (``MCUCXR_9999.png``), non-square images.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,3 +39,11 @@ def write_nlmtb(root: str | Path, *, seed: int = 0) -> dict[str, Path]:
         write_image(shenzhen / "CXR_png" / name, radiograph(rng, 64, 72), "RGB")
     (shenzhen / "CXR_png" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 not an image")
     return {"montgomery": montgomery, "shenzhen": shenzhen}
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.NLMTB_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {"imgpath": write_nlmtb(root)["shenzhen"]}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,4 +51,12 @@ def write_objectcxr(root: str | Path, seed: int = 0) -> dict[str, Path]:
     return {"imgzippath": zippath, "csvpath": csvpath}
 
 
-__all__ = ["write_objectcxr", "IMAGES"]
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.ObjectCXR_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_objectcxr(root), "pathology_masks": True}
+
+__all__ = ["example", "write_objectcxr", "IMAGES"]

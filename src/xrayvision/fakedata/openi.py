@@ -21,6 +21,7 @@ import gzip
 import io
 import tarfile
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -149,3 +150,11 @@ def write_openi(root: str | Path, *, seed: int = 0, size: tuple[int, int] = (72,
         "dicomcsv_path": root / "nlmcxr_dicom_metadata.csv.gz",
         "tsnepacsv_path": root / "nlmcxr_tsne_pa.csv.gz",
     }
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.Openi_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_openi(root), "views": "*"}

@@ -13,6 +13,7 @@ import csv
 import gzip
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,3 +74,11 @@ def write_padchest(
             if images and image != BAD_IMAGE:
                 write_png(imgpath / image, chest_xray_like(size, seed=i, dtype=np.uint16))
     return {"imgpath": imgpath, "csvpath": csvpath}
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.PC_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_padchest(root), "views": "*", "unique_patients": False}

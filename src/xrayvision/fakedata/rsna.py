@@ -16,6 +16,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,4 +97,12 @@ def write_rsna(
     return {"imgpath": images, "csvpath": csvpath, "dicomcsvpath": headers}
 
 
-__all__ = ["write_rsna", "PATIENTS", "NO_HEADER", "NON_SQUARE"]
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.RSNA_Pneumonia_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_rsna(root, zip_labels=True), "extension": ".dcm", "views": "*", "pathology_masks": True}
+
+__all__ = ["example", "write_rsna", "PATIENTS", "NO_HEADER", "NON_SQUARE"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,4 +80,12 @@ def write_siim(
     return {"imgpath": root / "dicom-images-train", "csvpath": csvpath}
 
 
-__all__ = ["write_siim", "IMAGES", "rectangle_rle", "relative_rle"]
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.SIIM_Pneumothorax_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_siim(root), "pathology_masks": True}
+
+__all__ = ["example", "write_siim", "IMAGES", "rectangle_rle", "relative_rle"]

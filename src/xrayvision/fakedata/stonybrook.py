@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,3 +57,11 @@ def write_stonybrook(root: str | Path, *, size: int = 224, seed: int = 0) -> dic
     csvpath = root / "ralo-dataset-metadata.csv"
     csvpath.write_bytes(buffer.getvalue().removesuffix("\r\n").encode("utf-8"))
     return {"imgpath": root / "CXR_images_scored", "csvpath": csvpath}
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.StonyBrookCOVID_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return write_stonybrook(root, size=64)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,3 +72,11 @@ def write_tbx11k(root: str | Path, *, size: int = 512, seed: int = 0) -> Path:
         coco = {"categories": CATEGORIES, "images": images, "annotations": annotations}
         (folder / f"TBX11K_{split}.json").write_text(json.dumps(coco), encoding="utf-8")
     return root
+
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.TBX11K_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {"imgpath": write_tbx11k(root / "TBX11K", size=128), "pathology_masks": True}

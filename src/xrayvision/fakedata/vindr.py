@@ -14,6 +14,7 @@ not in sorted order in the file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,4 +71,12 @@ def write_vindr(root: str | Path, seed: int = 0) -> dict[str, Path]:
     return {"imgpath": images, "csvpath": csvpath}
 
 
-__all__ = ["write_vindr", "IMAGES", "HEADER"]
+
+def example(root: str | Path) -> dict[str, Any]:
+    """Arguments of a small :class:`~xrayvision.datasets.VinDr_Dataset` on a fake copy written
+    under ``root`` (every row, masks on where the source has them): the dataset
+    registry's example, which the tests' contract battery builds."""
+    root = Path(root)
+    return {**write_vindr(root), "pathology_masks": True}
+
+__all__ = ["example", "write_vindr", "IMAGES", "HEADER"]

@@ -3,10 +3,12 @@
 Layout of the cache folder (``get_cache_dir()``)::
 
     <filename>            a verified file, only ever created by an atomic rename
-    .<filename>.part      an unfinished download (kept so it can be resumed)
+    .<filename>.part      an unfinished download (resumed only when the file's digest is
+                          published, so a mix of two versions can always be detected)
     .<filename>.lock      the lock that serialises downloads across processes
     <filename>.sha256     for resources without a published digest: the digest of the
-                          first verified copy (``sha256sum`` format); later loads must match
+                          first copy that passed a complete content check (``sha256sum``
+                          format); later copies must match it
 """
 
 from __future__ import annotations
@@ -129,8 +131,29 @@ def looks_like_html(head: bytes) -> bool:
     return text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<title"))
 
 
+def looks_like_json(head: bytes) -> bool:
+    """True when a file starts like a JSON document (an API error body, never weights).
+
+    Only text counts: a binary file whose first byte happens to be ``{`` (a safetensors
+    header length can end in 0x7b) has control bytes right after it.
+    """
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith((b"{", b"[")):
+        return False
+    return all(byte >= 0x20 or byte in b"\t\r\n" for byte in text[:64])
+
+
+def error_page_kind(head: bytes) -> str | None:
+    """``"an HTML page"`` or ``"a JSON document"`` when ``head`` starts one, else None."""
+    if looks_like_html(head):
+        return "an HTML page"
+    if looks_like_json(head):
+        return "a JSON document"
+    return None
+
+
 def verify_file(path: Path, resource: Resource, expected: str | None) -> str:
-    """Check a local copy of ``resource``: not HTML, right size, right digest.
+    """Check a local copy of ``resource``: not an error page, right size, right digest.
 
     Args:
         path: the file to check.
@@ -141,15 +164,17 @@ def verify_file(path: Path, resource: Resource, expected: str | None) -> str:
         The file's SHA-256.
 
     Raises:
-        DownloadError: the file is an HTML page or has the wrong size.
+        DownloadError: the file is an HTML page or a JSON document (for a binary
+            resource) or has the wrong size.
         ChecksumError: the digest differs from ``expected``.
     """
     with open(path, "rb") as handle:
         head = handle.read(512)
-    if looks_like_html(head):
+    page = error_page_kind(head) if resource.binary else None
+    if page:
         raise DownloadError(
-            f"{path} is an HTML page, not {resource.filename} (an error or login page was "
-            f"served instead of the file); delete it and download {resource.url} again"
+            f"{path} is {page}, not {resource.filename} (an error or login page was served "
+            f"instead of the file); delete it and download {resource.url} again"
         )
     size = path.stat().st_size
     if resource.size is not None and size != resource.size:
@@ -159,8 +184,13 @@ def verify_file(path: Path, resource: Resource, expected: str | None) -> str:
         )
     digest = _digest_of(path)
     if expected is not None and digest != expected:
+        if expected == resource.sha256:
+            why = "the published digest"
+        else:
+            why = (f"the digest recorded when it was first accepted (if the publisher replaced "
+                   f"the file, delete {resource.filename}.sha256 in the cache folder to accept it)")
         raise ChecksumError(
-            f"{path}: SHA-256 is {digest} but {resource.filename} must have {expected}; the file "
-            f"is corrupt or was replaced. Delete it and download {resource.url} again"
+            f"{path}: SHA-256 is {digest} but {resource.filename} must have {expected}, "
+            f"{why}; the file is corrupt or was replaced. Delete it and download {resource.url} again"
         )
     return digest

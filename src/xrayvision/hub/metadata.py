@@ -2,10 +2,12 @@
 
 xrayvision does not bundle these tables (their licences are the datasets' own); a
 dataset argument left at ``USE_INCLUDED_FILE`` downloads the table once into the cache
-and verifies it against the SHA-256 below. The digests and sizes are those of the files
-in the reference's 1.5.7 wheel (byte-identical to its git repository, except that the
-PadChest table's blob is absent from the git mirror, so that URL may fail: put the file
-in the cache by hand, or serve it through ``XRV_WEIGHTS_MIRROR``).
+and verifies it against the SHA-256 below. ``xrv datasets metadata download --all`` fills
+the cache ahead of time (e.g. on a connected machine, for a cluster without internet) and
+``xrv datasets metadata import FILE`` installs a copy obtained elsewhere. The digests
+and sizes are those of the files in the reference's 1.5.7 wheel (byte-identical to its
+git repository, except that the PadChest table's blob is absent from the git mirror, so
+that URL may fail: import the file, or serve it through ``XRV_WEIGHTS_MIRROR``).
 
 Keys of :data:`METADATA` (stable; dataset modules refer to them):
 
@@ -46,7 +48,47 @@ _OPENI = "Open-i / NLM terms (public, attribution); cite Demner-Fushman et al. 2
 
 
 def _record(filename: str, sha256: str, size: int, licence: str, description: str) -> Resource:
-    return Resource(filename, BASE_URL + filename, sha256, size, licence, description)
+    key = _KEYS[filename]
+    return Resource(
+        filename, BASE_URL + filename, sha256, size, licence, description,
+        download_command=f"xrv datasets metadata download {key}",
+        import_command=f"xrv datasets metadata import FILE --name {key}",
+    )
+
+
+#: Key of each table, by file name (the keys are the stable names used everywhere else).
+_KEYS = {
+    "Data_Entry_2017_v2020.csv.gz": "nih_data_entry",
+    "BBox_List_2017.csv.gz": "nih_bbox",
+    "google2019_nih-chest-xray-labels.csv.gz": "nih_google",
+    "kaggle_stage_2_train_labels.csv.zip": "rsna_labels",
+    "kaggle_stage_2_train_images_dicom_headers.csv.gz": "rsna_dicom_headers",
+    "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv.gz": "padchest",
+    "chexpert_train.csv.gz": "chexpert_train",
+    "NLMCXR_reports.tgz": "openi_reports",
+    "nlmcxr_dicom_metadata.csv.gz": "openi_dicom_metadata",
+    "nlmcxr_tsne_pa.csv.gz": "openi_tsne",
+    "siim-pneumothorax-train-rle.csv.gz": "siim_rle",
+    "vinbigdata-train.csv.gz": "vindr_train",
+    "semantic_masks_v7labs_lungs.zip": "covid_lung_masks",
+}
+
+#: The dataset class that reads each table by default.
+USED_BY: dict[str, str] = {
+    "nih_data_entry": "NIH_Dataset",
+    "nih_bbox": "NIH_Dataset",
+    "nih_google": "NIH_Google_Dataset",
+    "rsna_labels": "RSNA_Pneumonia_Dataset",
+    "rsna_dicom_headers": "RSNA_Pneumonia_Dataset",
+    "padchest": "PC_Dataset",
+    "chexpert_train": "CheX_Dataset",
+    "openi_reports": "Openi_Dataset",
+    "openi_dicom_metadata": "Openi_Dataset",
+    "openi_tsne": "Openi_Dataset",
+    "siim_rle": "SIIM_Pneumothorax_Dataset",
+    "vindr_train": "VinDr_Dataset",
+    "covid_lung_masks": "COVID19_Dataset",
+}
 
 
 #: Metadata table records, by stable key (see the module docstring).

@@ -18,12 +18,18 @@ Formats understood by :func:`load_weights_file`:
   :class:`UnsafeWeightsError`. The record tree's ``_parameters``, ``_buffers`` and
   ``_modules`` dictionaries then give the same keys as ``module.state_dict()``.
 
-TorchScript archives (code) are refused.
+Files that wrap a state dict in a larger object (Lightning checkpoints, the CheXpert
+ensemble's ``.pth.tar`` members) are read with :func:`load_object`, which returns the
+object itself: plain containers and tensors as they are, numeric numpy scalars (training
+metrics) rebuilt from their bytes, and every other class (Lightning's ``AttributeDict``,
+...) as an inert record. TorchScript archives (code) are refused. Before any
+``torch.load``, the storage sizes the pickle asks for are bounded by the data the file
+holds (:mod:`._storage_claims`), and every failure to parse becomes a
+:class:`WeightsFormatError` naming the file.
 """
 
 from __future__ import annotations
 
-import _compat_pickle
 import collections
 import io
 import os
@@ -31,12 +37,14 @@ import pickle
 import types
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import UnsafeWeightsError, WeightsFormatError
+from ..errors import UnsafeWeightsError, WeightsFormatError, XRVError
+from ._storage_claims import check_storage_claims, python3_global
 
 _SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024
 
@@ -73,6 +81,17 @@ class _StandIn(metaclass=_StandInMeta):
             state = {**(state[0] or {}), **(state[1] or {})}
         object.__setattr__(self, "_xrv_state", state if isinstance(state, dict) else {"__state__": state})
 
+    # SETITEMS / APPENDS on a pickled dict or list subclass (e.g. Lightning's AttributeDict
+    # in a checkpoint's hyper-parameters): the items are recorded, nothing runs.
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.__dict__.setdefault("_xrv_items", {})[key] = value
+
+    def append(self, value: Any) -> None:
+        self.__dict__.setdefault("_xrv_list", []).append(value)
+
+    def extend(self, values: Any) -> None:
+        self.__dict__.setdefault("_xrv_list", []).extend(values)
+
     def __reduce__(self) -> Any:
         raise TypeError("stand-in records cannot be pickled again")
 
@@ -83,6 +102,30 @@ def _safe_reconstructor(cls: Any, base: Any, state: Any) -> Any:
     if isinstance(cls, _StandInMeta) and base is object and state is None:
         return cls.__new__(cls)
     raise _UnsafeCall("copyreg._reconstructor with arguments " + repr((cls, base))[:100])
+
+
+def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
+    # numpy's scalar pickles: ``scalar(dtype, raw bytes)``. Only plain numeric dtypes.
+    import numpy as np
+
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, bytes):
+        raise _UnsafeCall(f"numpy scalar({dtype!r}, {type(data).__name__})")
+    return np.frombuffer(data, dtype=dtype, count=1)[0]
+
+
+def _numpy_dtype(spec: Any, align: Any = False, copy: Any = False) -> Any:
+    import numpy as np
+
+    if not isinstance(spec, str) or spec[:1] not in ("b", "i", "u", "f", "c"):
+        raise _UnsafeCall(f"numpy.dtype({spec!r})")
+    return np.dtype(spec)
+
+
+def _latin1_encode(text: Any, encoding: Any = "utf-8") -> bytes:
+    # How protocol-2 pickles written by Python 3 spell a bytes object.
+    if not isinstance(text, str) or encoding != "latin1":
+        raise _UnsafeCall(f"_codecs.encode(..., {encoding!r})")
+    return text.encode("latin1")
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
@@ -96,6 +139,11 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         ("torch", "device"): torch.device,
         ("torch", "UntypedStorage"): torch.UntypedStorage,
         ("torch.storage", "UntypedStorage"): torch.UntypedStorage,
+        # numeric numpy scalars, as training metrics in checkpoint metadata (CheXpert)
+        ("numpy.core.multiarray", "scalar"): _numpy_scalar,
+        ("numpy._core.multiarray", "scalar"): _numpy_scalar,
+        ("numpy", "dtype"): _numpy_dtype,
+        ("_codecs", "encode"): _latin1_encode,
     }
     for name in ("_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_parameter", "_rebuild_parameter_with_state"):
         if hasattr(torch._utils, name):
@@ -116,9 +164,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             _RestrictedUnpickler._allowed = _allowed_globals()
         # Protocol 0-2 pickles carry Python 2 names (``__builtin__.set``); map them the way
         # pickle's own find_class does, for the allow-list lookup only.
-        if (module, name) in _compat_pickle.NAME_MAPPING:
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        module, name = python3_global(module, name)
         found = _RestrictedUnpickler._allowed.get((module, name))
         if found is not None:
             return found
@@ -139,17 +185,41 @@ _restricted_pickle.load = _restricted_load  # type: ignore[attr-defined]
 _restricted_pickle.loads = lambda data, **kw: _restricted_load(io.BytesIO(data), **kw)  # type: ignore[attr-defined]
 
 
-def _sniff(path: Path) -> str:
-    with open(path, "rb") as handle:
-        head = handle.read(512)
+def sniff_format(source: Path | io.BytesIO) -> str:
+    """What kind of file ``source`` (a path, or the bytes of a zip member) is, from its
+    first bytes (and its zip directory).
+
+    Returns:
+        ``"safetensors"``, ``"torch-zip"``, ``"torch-legacy"``, ``"torchscript"``,
+        ``"zip"`` (another zip archive), ``"html"`` or ``"other"``.
+
+    Raises:
+        WeightsFormatError: the file starts like a zip archive but is not a readable one.
+    """
+    if isinstance(source, Path):
+        with open(source, "rb") as handle:
+            head = handle.read(512)
+    else:
+        source.seek(0)
+        head = source.read(512)
+        source.seek(0)
     if head[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+        try:
+            with zipfile.ZipFile(source) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+            raise WeightsFormatError(
+                f"{source if isinstance(source, Path) else 'an in-memory file'} starts like a zip archive (a PyTorch "
+                f"file) but is not a readable one ({err}); it is truncated or damaged: download it again"
+            ) from err
+        finally:
+            if not isinstance(source, Path):
+                source.seek(0)
         if any(n.endswith("/constants.pkl") or n == "constants.pkl" for n in names):
             return "torchscript"
         if any(n.endswith("data.pkl") for n in names):
             return "torch-zip"
-        return "other"
+        return "zip"
     if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
         return "torch-legacy"  # a pickle stream: torch's legacy format starts with one
     if len(head) >= 10 and head[8:9] == b"{":
@@ -161,6 +231,83 @@ def _sniff(path: Path) -> str:
     if head.lstrip().startswith(b"<"):
         return "html"
     return "other"
+
+
+def is_torchscript(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a TorchScript archive (a zip with ``constants.pkl``), without loading it."""
+    return sniff_format(Path(path).expanduser()) == "torchscript"
+
+
+def load_object(source: str | os.PathLike[str] | bytes, label: str | None = None) -> Any:
+    """Read whatever a weight file holds, without running code from it.
+
+    Plain containers, tensors and numeric numpy scalars come back as themselves;
+    objects of any other class (a pickled ``nn.Module``, Lightning's hyper-parameter
+    dict, ...) come back as inert records (see the module docstring). Use this for
+    files that wrap a state dict: Lightning checkpoints (``obj["state_dict"]``), the
+    CheXpert ensemble's members (``obj["model_state"]``).
+
+    Args:
+        source: a file path, or the bytes of a file (e.g. a zip member).
+        label: how to name the source in errors (default: the path).
+
+    Returns:
+        The object; a safetensors file gives its ``{name: tensor}`` dict.
+
+    Raises:
+        FileNotFoundError: ``source`` is a path that does not exist.
+        UnsafeWeightsError: the file tries to call code, or is a TorchScript archive.
+        WeightsFormatError: the file is not a PyTorch or safetensors file.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        stream: Path | io.BytesIO = io.BytesIO(bytes(source))
+        name = label or "<in-memory file>"
+    else:
+        stream = Path(source).expanduser()
+        name = label or str(stream)
+        if not stream.is_file():
+            raise FileNotFoundError(f"weight file {stream} does not exist")
+    try:
+        return _load_tree(stream, name)
+    except XRVError:
+        raise
+    except MemoryError as err:
+        raise WeightsFormatError(f"{name}: not enough memory to read it ({err})") from err
+    except Exception as err:  # every parser's own error type: one typed error naming the file
+        raise WeightsFormatError(f"{name}: not a readable weight file ({type(err).__name__}: {err})") from err
+
+
+def _load_tree(stream: Path | io.BytesIO, name: str) -> Any:
+    kind = sniff_format(stream)
+    if kind == "safetensors":
+        from safetensors.torch import load, load_file
+
+        try:
+            if isinstance(stream, Path):
+                return dict(load_file(str(stream), device="cpu"))
+            return dict(load(stream.getvalue()))
+        except Exception as err:  # safetensors raises its own SafetensorError
+            raise WeightsFormatError(f"{name}: unreadable safetensors file: {err}") from err
+    if kind == "torchscript":
+        raise UnsafeWeightsError(
+            f"{name} is a TorchScript archive (it contains code); it is not loaded as weights"
+        )
+    if kind == "html":
+        raise WeightsFormatError(
+            f"{name} is an HTML page, not weights (an error page was saved); delete it and download again"
+        )
+    if kind in ("zip", "other"):
+        raise WeightsFormatError(
+            f"{name} is neither a PyTorch (torch.save) nor a safetensors file; check that the "
+            "download is complete and is the right file"
+        )
+    check_storage_claims(_rewound(stream), kind, name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.load(_rewound(stream), map_location="cpu", weights_only=True, mmap=False)
+    except pickle.UnpicklingError:
+        return _load_module_pickle(stream, name)  # a module pickle, or a file with a payload
 
 
 def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -182,55 +329,46 @@ def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         WeightsFormatError: the file is not a weight file of a supported kind.
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"weight file {path} does not exist")
-    kind = _sniff(path)
-    if kind == "safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return dict(load_file(str(path), device="cpu"))
-        except Exception as err:  # safetensors raises its own SafetensorError
-            raise WeightsFormatError(f"{path}: unreadable safetensors file: {err}") from err
-    if kind == "torchscript":
-        raise UnsafeWeightsError(
-            f"{path} is a TorchScript archive (it contains code); it is not loaded as weights"
-        )
-    if kind == "html":
-        raise WeightsFormatError(
-            f"{path} is an HTML page, not weights (an error page was saved); delete it and download again"
-        )
-    if kind == "other":
-        raise WeightsFormatError(
-            f"{path} is neither a PyTorch (torch.save) nor a safetensors file; check that the "
-            "download is complete and is the right file"
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=False)
-    except pickle.UnpicklingError:
-        loaded = _load_module_pickle(path)  # a module pickle, or a file with a payload
-    except Exception as err:
-        raise WeightsFormatError(f"{path}: not a readable PyTorch file: {err}") from err
-    return _to_state_dict(loaded, path)
+    return as_state_dict(load_object(path), path)
 
 
-def _load_module_pickle(path: Path) -> Any:
+def iter_tensors(tree: Any, _depth: int = 0) -> Iterator[torch.Tensor]:
+    """Every tensor in an object tree returned by :func:`load_object` (records included)."""
+    if _depth > 100:
+        return
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, dict):
+        for value in tree.values():
+            yield from iter_tensors(value, _depth + 1)
+    elif isinstance(tree, (list, tuple, set, frozenset)):
+        for value in tree:
+            yield from iter_tensors(value, _depth + 1)
+    elif isinstance(tree, _StandIn):
+        yield from iter_tensors(getattr(tree, "_xrv_state", None), _depth + 1)
+
+
+def _rewound(stream: Path | io.BytesIO) -> Path | io.BytesIO:
+    if not isinstance(stream, Path):
+        stream.seek(0)
+    return stream
+
+
+def _load_module_pickle(stream: Path | io.BytesIO, name: str) -> Any:
     try:
         with warnings.catch_warnings():
             # The legacy loader warns that it cannot find the stand-ins' source code.
             warnings.simplefilter("ignore")
             return torch.load(
-                path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle, mmap=False
+                _rewound(stream), map_location="cpu", weights_only=False, pickle_module=_restricted_pickle, mmap=False
             )
     except _UnsafeCall as err:
         raise UnsafeWeightsError(
-            f"{path} tries to call {err.dotted} while loading; it was not run. The file is "
+            f"{name} tries to call {err.dotted} while loading; it was not run. The file is "
             "not a plain weight file and may be malicious: do not load it with torch.load"
         ) from None
     except Exception as err:
-        raise WeightsFormatError(f"{path}: not a readable PyTorch file: {err}") from err
+        raise WeightsFormatError(f"{name}: not a readable PyTorch file: {err}") from err
 
 
 def _plain(tensor: torch.Tensor) -> torch.Tensor:
@@ -240,7 +378,13 @@ def _plain(tensor: torch.Tensor) -> torch.Tensor:
     return plain
 
 
-def _to_state_dict(loaded: Any, path: Path) -> dict[str, torch.Tensor]:
+def as_state_dict(loaded: Any, path: object) -> dict[str, torch.Tensor]:
+    """A flat state dict from what :func:`load_object` returned: a ``{name: tensor}`` dict
+    as it is, or a pickled module's record tree walked like ``module.state_dict()``.
+
+    Raises:
+        WeightsFormatError: ``loaded`` is neither (``path`` names the source).
+    """
     if isinstance(loaded, _StandIn):
         state = getattr(loaded, "_xrv_state", None)
         if not isinstance(state, dict) or not isinstance(state.get("_modules"), dict):
@@ -263,7 +407,7 @@ def _to_state_dict(loaded: Any, path: Path) -> dict[str, torch.Tensor]:
     raise WeightsFormatError(f"{path} holds a {type(loaded).__name__}, not a state dict or a module")
 
 
-def _walk(record: _StandIn, prefix: str, out: dict[str, torch.Tensor], path: Path, depth: int = 0) -> None:
+def _walk(record: _StandIn, prefix: str, out: dict[str, torch.Tensor], path: object, depth: int = 0) -> None:
     """Emit what ``nn.Module.state_dict`` would: parameters, persistent buffers, children."""
     if depth > 100:  # also stops a crafted file whose module tree is a cycle
         raise WeightsFormatError(f"{path}: module tree deeper than 100 levels at {prefix}")

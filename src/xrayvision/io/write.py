@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +99,10 @@ def write_atomic(path: str | os.PathLike, payload: bytes, *, tmp_dir: str | os.P
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     folder = target.parent if tmp_dir is None else Path(tmp_dir)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    # O_EXCL with mode 0o666: a private temporary name, and the file's permissions follow the
+    # umask like any other file's (mkstemp would leave it readable by its owner only).
+    tmp = str(folder / f".{target.name}.{secrets.token_hex(6)}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)

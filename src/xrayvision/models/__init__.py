@@ -14,7 +14,8 @@ from __future__ import annotations
 from .._lazy import lazy_namespace
 
 # Light modules, imported at once; re-exported (``__all__`` is built from _NAMES below).
-from ._registry import Weights, get_model, get_weights, list_models, list_weights  # noqa: F401
+from ._builders import get_model, list_models, register_model  # noqa: F401
+from ._registry import Weights, get_weights, list_weights  # noqa: F401
 from .calibration import op_norm  # noqa: F401
 
 _NAMES = {
@@ -33,11 +34,14 @@ _NAMES = {
     "predict_files": ".predict",
     "infer": ".predict",
     "Weights": "._registry",
-    "get_model": "._registry",
+    "get_model": "._builders",
     "get_weights": "._registry",
-    "list_models": "._registry",
+    "list_models": "._builders",
     "list_weights": "._registry",
+    "register_model": "._builders",
+    "check_weights_file": "._builders",
     "op_norm": ".calibration",
+    "model_urls": "._model_urls",
 }
 
 __getattr__, __dir__ = lazy_namespace(__name__, _NAMES)

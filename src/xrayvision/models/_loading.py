@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..errors import UnknownNameError, WeightsFormatError
@@ -45,16 +46,21 @@ def resolve(weights: str | os.PathLike | Weights) -> tuple[Weights | None, Path 
     raise UnknownNameError("weights", weights, by_name)
 
 
-def fetch_file(weights: Weights, cache_dir: str | os.PathLike | None = None) -> Path:
-    """The local path of ``weights``' file: the cached copy, downloaded and verified if needed."""
+def fetch_file(weights: Weights, cache_dir: str | os.PathLike | None = None, *, progress: bool | None = None) -> Path:
+    """The local path of ``weights``' file: the cached copy, downloaded and checked if needed.
+
+    A file without a published digest is accepted only after its content passed
+    :func:`~xrayvision.models._validate.content_check` (see ``xrv weights info NAME``).
+    """
     from .. import hub
+    from ._validate import content_check
 
     if weights.url is None:
         raise WeightsFormatError(
             f"weights {weights.name!r} are not downloadable: supply the file yourself "
             f"({weights.extra.get('download_page', 'see the model documentation')})"
         )
-    return Path(hub.fetch(weights.resource(), cache_dir=cache_dir))
+    return Path(hub.fetch(weights.resource(), cache_dir=cache_dir, progress=progress, check=content_check(weights)))
 
 
 def read_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -88,6 +94,34 @@ def weight_set_config(path: Path) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
+def read_wrapped_state(path: Path, entry: str) -> dict[str, torch.Tensor]:
+    """The state dict stored under ``entry`` of a checkpoint dict, read without running code.
+
+    For Lightning checkpoints (``entry="state_dict"``: their other entries name Lightning
+    classes the user need not have) and training checkpoints. A file that is already a
+    flat state dict is returned as it is.
+
+    Raises:
+        WeightsFormatError: the file holds neither.
+    """
+    from ..hub.safe_load import as_state_dict, load_object
+
+    loaded = load_object(path)
+    if isinstance(loaded, dict) and isinstance(loaded.get(entry), dict):
+        return as_state_dict(loaded[entry], f"{path} [{entry!r}]")
+    if isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return as_state_dict(loaded, path)
+    keys = ", ".join(repr(k) for k in list(loaded)[:10]) if isinstance(loaded, dict) else type(loaded).__name__
+    raise WeightsFormatError(
+        f"{path} has no {entry!r} entry holding a state dict (found: {keys}); is it the right file?"
+    )
+
+
+def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """``state`` with one leading ``prefix`` removed from every key that has it."""
+    return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
+
+
 def adapt_keys(state: Mapping[str, torch.Tensor], prefix_to_strip: tuple[str, ...] = ("module.",)) -> dict[str, torch.Tensor]:
     """Normalise historical key spellings: DataParallel ``module.`` prefixes, legacy
     ``norm.1``-style dense-layer names, and the ``op_threshs`` buffer of a saved
@@ -104,10 +138,41 @@ def adapt_keys(state: Mapping[str, torch.Tensor], prefix_to_strip: tuple[str, ..
 
 
 def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> None:
-    """Check keys, shapes and values, then ``load_state_dict(strict=True)``.
+    """:func:`check_state` against ``module``, then ``load_state_dict(strict=True)``.
 
-    Missing ``num_batches_tracked`` counters (absent from some old files) are filled
-    with 0; every other difference is an error that lists what is wrong.
+    Raises:
+        WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
+    """
+    module.load_state_dict(check_state(module, state, source), strict=True)
+
+
+def _prefix_hint(missing: list[str], unexpected: list[str]) -> str:
+    """"; the file's keys carry an extra prefix 'module.'" (or lack one) when a prefix
+    explains most of the mismatch."""
+    for extra, lacking in ((unexpected, missing), (missing, unexpected)):
+        if extra and lacking and extra[0].endswith("." + lacking[0]):
+            prefix = extra[0][: -len(lacking[0])]
+            stripped = {k[len(prefix) :] for k in extra if k.startswith(prefix)}
+            if sum(k in stripped for k in lacking) >= 0.9 * len(lacking):
+                where = "carry" if extra is unexpected else "lack"
+                return f"; the file's keys {where} an extra prefix {prefix!r}"
+    return ""
+
+
+def check_state(module: torch.nn.Module, state: Mapping[str, Any], source: object) -> dict[str, Any]:
+    """Check that ``state`` fits ``module`` exactly: keys, shapes, finite values.
+
+    ``module`` may live on the ``meta`` device (no memory): validating a file needs only
+    the shapes. Missing ``num_batches_tracked`` counters (absent from some old files) are
+    filled with 0; every other difference is an error that lists what is wrong.
+
+    Args:
+        module: the target network.
+        state: the tensors read from the file.
+        source: the file, for messages.
+
+    Returns:
+        ``state`` completed with the missing counters.
 
     Raises:
         WeightsFormatError: missing/unexpected keys, wrong shapes, or non-finite values.
@@ -123,7 +188,7 @@ def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: objec
         raise WeightsFormatError(
             f"{source}: the file does not fit {type(module).__name__} "
             f"({len(missing)} missing keys, e.g. {missing[:3]}; {len(unexpected)} unexpected keys, "
-            f"e.g. {unexpected[:3]}); is it the right file for this architecture?"
+            f"e.g. {unexpected[:3]}){_prefix_hint(missing, unexpected)}; is it the right file for this architecture?"
         )
     for key, reference in expected.items():
         value = state[key]
@@ -133,9 +198,27 @@ def load_strict(module: torch.nn.Module, state: Mapping[str, Any], source: objec
             raise WeightsFormatError(
                 f"{source}: entry {key!r} has shape {list(value.shape)}, expected {list(reference.shape)}"
             )
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise WeightsFormatError(f"{source}: entry {key!r} contains NaN or infinite values; the file is damaged")
-    module.load_state_dict(state, strict=True)
+    bad = _first_non_finite({key: state[key] for key in expected})
+    if bad is not None:
+        raise WeightsFormatError(f"{source}: entry {bad!r} contains NaN or infinite values; the file is damaged")
+    return state
+
+
+def _first_non_finite(tensors: Mapping[str, torch.Tensor]) -> str | None:
+    """The first key whose tensor holds NaN or infinity, or None.
+
+    NumPy does the test: a thousand small torch reductions cost seconds on a busy machine
+    (thread start-up per call), NumPy's single-threaded ones a few milliseconds in all.
+    """
+    for key, value in tensors.items():
+        if not value.is_floating_point():
+            continue
+        value = value.detach().cpu()
+        if value.dtype == torch.bfloat16:  # NumPy has no bfloat16
+            value = value.float()
+        if not np.isfinite(value.numpy()).all():
+            return key
+    return None
 
 
 def load_into(

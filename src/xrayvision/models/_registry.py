@@ -35,7 +35,9 @@ class Weights:
         url: where the file is published (None when it must be supplied by the user).
         filename: the file's release name; also its name in the cache.
         file_format: ``"pickled-module"``, ``"state-dict"``, ``"torchscript"``, ...
-        sha256: pinned digest, or None while no digest has been verified independently.
+        sha256: the published digest the file is pinned to, or None when none is
+            published (the file is then checked by content; see ``xrv weights info``).
+        size: the file's size in bytes when known.
         labels: output names in output order; ``""`` marks a slot these weights were
             never trained on.
         op_threshs: calibration operating points per output, NaN where unavailable
@@ -59,6 +61,7 @@ class Weights:
     filename: str
     file_format: str
     sha256: str | None
+    size: int | None
     labels: tuple[str, ...]
     op_threshs: tuple[float, ...]
     ppv80_thres: tuple[float, ...]
@@ -84,6 +87,17 @@ class Weights:
     def is_baseline(self) -> bool:
         return self.kind == BASELINE
 
+    @property
+    def licence_notice(self) -> str | None:
+        """What users must be told before using these weights (a non-commercial licence),
+        or None when nothing restricts their use beyond the licence field."""
+        if self.extra.get("commercial_use") is False:
+            return (
+                f"the {self.name!r} weights are licensed {self.licence}: not for commercial use "
+                f"(source: {self.paper})"
+            )
+        return None
+
     def transforms(self) -> Callable[[Any], Any]:
         """The preprocessing that turns an image into this network's exact input.
 
@@ -97,15 +111,21 @@ class Weights:
         return WeightsTransform(self.input_resolution)
 
     def resource(self) -> Any:
-        """This file as an :class:`xrayvision.hub.Resource` record (for :func:`hub.fetch`)."""
+        """This file as an :class:`xrayvision.hub.Resource` record (for :func:`hub.fetch`).
+
+        A file users must obtain themselves (no ``url``) points at its download page.
+        """
         from ..hub import Resource
 
         return Resource(
             filename=self.filename,
-            url=self.url,
+            url=self.url or self.extra.get("download_page", ""),
             sha256=self.sha256,
+            size=self.size,
             licence=self.licence,
             description=self.description or f"{self.name} weights ({self.architecture})",
+            download_command=f"xrv weights download {self.name}" if self.url else "",
+            import_command=f"xrv weights import FILE --name {self.name}",
         )
 
     def __repr__(self) -> str:
@@ -119,7 +139,7 @@ def _floats(values: list[float | None] | None) -> tuple[float, ...]:
 
 def _build(record: dict[str, Any]) -> Weights:
     known = {
-        "name", "aliases", "kind", "architecture", "url", "filename", "file_format", "sha256",
+        "name", "aliases", "kind", "architecture", "url", "filename", "file_format", "sha256", "size",
         "labels", "op_threshs", "ppv80_thres", "input_resolution", "image_range", "description",
         "training_data", "licence", "paper",
     }  # fmt: skip
@@ -132,6 +152,7 @@ def _build(record: dict[str, Any]) -> Weights:
         filename=record["filename"],
         file_format=record["file_format"],
         sha256=record.get("sha256"),
+        size=record.get("size"),
         labels=tuple(record.get("labels") or ()),
         op_threshs=_floats(record.get("op_threshs")),
         ppv80_thres=_floats(record.get("ppv80_thres")),
@@ -209,72 +230,3 @@ def list_weights(kind: str | None = None, *, include_aliases: bool = True) -> li
     if include_aliases:
         return list(_iter_names(kind))
     return [w.name for w in all_weights() if kind is None or w.kind == kind]
-
-
-def list_models() -> list[str]:
-    """Names :func:`get_model` accepts: every classifier and autoencoder weight name."""
-    return [n for n in _iter_names(None) if _registry()[0][n].kind in (CLASSIFIER, AUTOENCODER)]
-
-
-def _model_from_file(path: str | os.PathLike, **kwargs: Any) -> Any:
-    """A model from a local weight file: an xrayvision weight set (its JSON record names
-    the architecture) or an official release file (recognised by its file name)."""
-    from pathlib import Path
-
-    from ._loading import resolve, weight_set_config
-
-    record, local = resolve(path)
-    architecture = record.architecture if record is not None else weight_set_config(local).get("architecture")
-    if architecture is None:
-        raise UnknownNameError("model file", str(path), [w.filename for w in all_weights()])
-    if architecture.startswith("densenet"):
-        from .densenet import DenseNet
-
-        return DenseNet(weights=Path(local), **kwargs)
-    if architecture.startswith("resnetae"):
-        from .autoencoder import ResNetAE
-
-        return ResNetAE(weights=Path(local), **kwargs)
-    if architecture.startswith("resnet"):
-        from .resnet import ResNet
-
-        return ResNet(weights=Path(local), **kwargs)
-    raise UnknownNameError(f"architecture (in {path})", architecture, ["densenet121", "resnet50", "resnet101"])
-
-
-def get_model(name: str | os.PathLike, **kwargs: Any) -> Any:
-    """Build the pre-trained model registered under ``name`` (weights downloaded on first use).
-
-    Unlike the reference, short aliases (``"all"``) are accepted as well as the long
-    names (``"densenet121-res224-all"``), and unknown names raise a typed error.
-
-    Args:
-        name: a name from :func:`list_models`, or the path of a weight file: a weight
-            set saved by :func:`save_model` / ``xrv train`` (``.safetensors`` or ``.json``),
-            or an official release file.
-        **kwargs: passed to the model class (``apply_sigmoid``, ``cache_dir``, ...).
-
-    Returns:
-        A :class:`DenseNet`, :class:`ResNet` or autoencoder in eval mode.
-
-    Raises:
-        UnknownNameError: ``name`` is not a registered model (baselines are built from
-            ``xrv.baseline_models``).
-    """
-    by_name, _ = _registry()
-    weights = by_name.get(name) if isinstance(name, str) else None
-    if weights is None and isinstance(name, (str, os.PathLike)) and os.path.isfile(os.path.expanduser(name)):
-        return _model_from_file(name, **kwargs)
-    if weights is None or weights.kind == BASELINE:
-        raise UnknownNameError("model", name, list_models())
-    if weights.architecture.startswith("densenet"):
-        from .densenet import DenseNet
-
-        return DenseNet(weights=name, **kwargs)
-    if weights.architecture.startswith("resnetae"):
-        from .autoencoder import ResNetAE
-
-        return ResNetAE(weights=name, **kwargs)
-    from .resnet import ResNet
-
-    return ResNet(weights=name, **kwargs)

@@ -16,6 +16,8 @@ from torch import nn
 from ..errors import ModelInputError, UnknownNameError
 from . import _loading
 from ._input import as_batch
+from ._builders import register_model
+from ._validate import check_autoencoder
 from ._registry import AUTOENCODER, Weights, list_weights
 from .resnet import Bottleneck
 
@@ -156,6 +158,7 @@ class ResNetAE101(_ResNetAE):
 _CLASSES = {"resnetae101": ResNetAE101, "resnetae50": ResNetAE50}
 
 
+@register_model("resnetae101", "resnetae50", task="autoencoder", check_file=check_autoencoder)
 def ResNetAE(weights: str | os.PathLike | Weights | None = None, cache_dir: str | os.PathLike | None = None) -> _ResNetAE:
     """Build the ResNet autoencoder, pre-trained when ``weights`` is given.
 

@@ -15,10 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..datasets._vocabulary import default_pathologies
-from ..errors import ModelInputError
+from .._vocabulary import default_pathologies
+from ..errors import ModelInputError, UnknownArchitectureError
 from . import _loading
 from ._input import as_batch, fix_resolution, warn_normalization
+from ._builders import register_model
+from ._validate import check_densenet
 from ._registry import Weights
 from .calibration import ClassifierAttributes, finish_outputs, loaded_thresholds, threshold_tensor
 
@@ -32,14 +34,24 @@ _DENSENET_PARAMS = {
 
 
 def get_densenet_params(arch: str) -> dict[str, Any]:
-    """Constructor keywords for a DenseNet variant name (``densenet121`` default).
+    """Constructor keywords of a DenseNet variant.
+
+    Unlike the reference, which answered DenseNet-121's values for any other name
+    containing "dense" (a typo such as ``"densenet12"`` built the wrong network silently),
+    an unknown name raises.
+
+    Args:
+        arch: ``"densenet121"``, ``"densenet161"``, ``"densenet169"`` or ``"densenet201"``.
+
+    Returns:
+        ``{"growth_rate", "block_config", "num_init_features"}``.
 
     Raises:
-        ValueError: ``arch`` does not name a DenseNet.
+        UnknownArchitectureError: ``arch`` is not one of them (a ``ValueError`` and a ``KeyError``).
     """
-    if "dense" not in arch:
-        raise ValueError(f"{arch!r} is not a DenseNet architecture name (expected e.g. 'densenet121')")
-    growth, blocks, init = _DENSENET_PARAMS.get(arch, _DENSENET_PARAMS["densenet121"])
+    if arch not in _DENSENET_PARAMS:
+        raise UnknownArchitectureError("DenseNet architecture", arch, _DENSENET_PARAMS)
+    growth, blocks, init = _DENSENET_PARAMS[arch]
     return {"growth_rate": growth, "block_config": blocks, "num_init_features": init}
 
 
@@ -102,6 +114,36 @@ def densenet_features(
     return nn.Sequential(layers), width
 
 
+class DenseNetNetwork(nn.Module):
+    """A bare DenseNet laid out like torchvision's: ``features`` (the trunk) and ``classifier``.
+
+    Forward: features → ReLU → global average pool → classifier. The baselines whose
+    files were saved from ``torchvision.models.densenet121`` (3 input channels) load into
+    it with their key names as they are.
+
+    Args:
+        num_classes: outputs of ``classifier``.
+        in_channels: input channels of ``features.conv0``.
+        arch: a name of :func:`get_densenet_params`.
+    """
+
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3, arch: str = "densenet121"):
+        super().__init__()
+        params = get_densenet_params(arch)
+        self.features, width = densenet_features(
+            params["growth_rate"], params["block_config"], params["num_init_features"], 4, 0, in_channels
+        )
+        self.classifier = nn.Linear(width, num_classes)
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 1024]``: features → ReLU → global average pool."""
+        return torch.flatten(F.adaptive_avg_pool2d(F.relu(self.features(x)), 1), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pooled(x))
+
+
+@register_model("densenet121", task="classification", check_file=check_densenet)
 class DenseNet(ClassifierAttributes, nn.Module):
     """DenseNet classifier for single-channel chest X-rays in [-1024, 1024].
 
@@ -187,6 +229,8 @@ class DenseNet(ClassifierAttributes, nn.Module):
         # Registered empty while loading: weight files never contain thresholds.
         self.register_buffer("op_threshs", None)
         self.input_resolution: int | None = None
+        # A module, not F.relu, so that hooks (guided backprop) see the last ReLU too.
+        self.relu = nn.ReLU()
         if weights is None:
             self.op_threshs = threshold_tensor(op_threshs)
         else:
@@ -223,7 +267,7 @@ class DenseNet(ClassifierAttributes, nn.Module):
     def features2(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled image features ``[B, 1024]``: features → ReLU → global average pool."""
         x = self._prepare(x)
-        return torch.flatten(F.adaptive_avg_pool2d(F.relu(self.features(x)), 1), 1)
+        return torch.flatten(F.adaptive_avg_pool2d(self.relu(self.features(x)), 1), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_classes]`` for a batch ``[B, 1, H, W]`` (or ``[1, H, W]``) in [-1024, 1024].
@@ -249,4 +293,4 @@ class DenseNet(ClassifierAttributes, nn.Module):
         return "XRV-DenseNet"
 
 
-__all__ = ["DenseNet", "get_densenet_params", "ModelInputError"]
+__all__ = ["DenseNet", "DenseNetNetwork", "get_densenet_params", "ModelInputError"]

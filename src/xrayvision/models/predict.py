@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +42,23 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Run ``model`` in eval mode and restore every submodule's own mode afterwards.
+
+    Inference in training mode gives batch-dependent outputs (BatchNorm uses the batch's
+    statistics, dropout drops) and updates BatchNorm's running statistics for good; a
+    caller in the middle of training must get its model back exactly as it was.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 @dataclass(frozen=True)
 class Prediction:
     """Scores for one file, or the reason it could not be read."""
@@ -61,7 +79,8 @@ def predict_files(
     """Run ``model`` over image files in batches, in order.
 
     Unreadable files yield a :class:`Prediction` with ``error`` set instead of stopping
-    the run.
+    the run. The model runs in eval mode; the caller's mode (train or eval, per
+    submodule) is restored before each result is yielded.
 
     Args:
         model: a classifier (its ``input_resolution`` picks the preprocessing).
@@ -84,7 +103,7 @@ def predict_files(
 
     def flush() -> Iterator[Prediction]:
         if pending:
-            with torch.inference_mode():
+            with torch.inference_mode(), evaluating(model):
                 scores = model(torch.cat([t for _, t in pending])).float().cpu().numpy()
             for (path, _), row in zip(pending, scores):
                 yield Prediction(path, row)
@@ -114,8 +133,9 @@ def infer(
 ) -> np.ndarray:
     """Outputs of ``model`` for every sample of ``dataset`` (the paper's ``xrv.utils.infer``).
 
-    Unlike the reference, the model is moved to ``device`` and the batch size is not
-    tied to the number of loader workers.
+    Unlike the reference, the model is moved to ``device``, runs in eval mode (the
+    caller's train/eval mode is restored afterwards, BatchNorm statistics untouched), and
+    the batch size is not tied to the number of loader workers.
 
     Args:
         model: any model taking ``sample["img"]`` batches.
@@ -130,7 +150,7 @@ def infer(
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size or max(threads, 1), num_workers=threads)
     model = model.to(device)
     outputs = []
-    with torch.inference_mode():
+    with torch.inference_mode(), evaluating(model):
         for batch in loader:
             outputs.append(model(batch["img"].to(device)).cpu().numpy())
     return np.concatenate(outputs) if outputs else np.empty((0, 0), dtype=np.float32)

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..datasets._vocabulary import default_pathologies
+from .._vocabulary import default_pathologies
 from . import _loading
 from ._input import as_batch, fix_resolution, warn_normalization
+from ._builders import register_model
+from ._validate import check_resnet
 from ._registry import Weights
 from .calibration import ClassifierAttributes, finish_outputs, loaded_thresholds, threshold_tensor
 
@@ -48,10 +50,46 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNetBackbone(nn.Module):
-    """torchvision-named ResNet: ``conv1, bn1, relu, maxpool, layer1..4, avgpool, fc``."""
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions (stride on the first) with residual add, expansion 1 (ResNet-18/34)."""
 
-    def __init__(self, layers: Sequence[int] = (3, 4, 6, 3), num_classes: int = 18, in_channels: int = 1):
+    expansion = 1
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(width, width, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNetBackbone(nn.Module):
+    """torchvision-named ResNet: ``conv1, bn1, relu, maxpool, layer1..4, avgpool, fc``.
+
+    Args:
+        layers: blocks per stage ((3, 4, 6, 3) with bottlenecks is ResNet-50, with basic
+            blocks ResNet-34).
+        num_classes: outputs of ``fc``.
+        in_channels: input channels of ``conv1`` (1 for xrayvision's own weights, 3 for
+            files saved from torchvision models).
+        block: :class:`Bottleneck` or :class:`BasicBlock`.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[int] = (3, 4, 6, 3),
+        num_classes: int = 18,
+        in_channels: int = 1,
+        block: type[Bottleneck] | type[BasicBlock] = Bottleneck,
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -60,17 +98,18 @@ class ResNetBackbone(nn.Module):
         width_in = 64
         for index, (blocks, width, stride) in enumerate(zip(layers, (64, 128, 256, 512), (1, 2, 2, 2))):
             downsample = None
-            if stride != 1 or width_in != width * Bottleneck.expansion:
+            if stride != 1 or width_in != width * block.expansion:
                 downsample = nn.Sequential(
-                    nn.Conv2d(width_in, width * Bottleneck.expansion, kernel_size=1, stride=stride, bias=False),
-                    nn.BatchNorm2d(width * Bottleneck.expansion),
+                    nn.Conv2d(width_in, width * block.expansion, kernel_size=1, stride=stride, bias=False),
+                    nn.BatchNorm2d(width * block.expansion),
                 )
-            stage = [Bottleneck(width_in, width, stride, downsample)]
-            width_in = width * Bottleneck.expansion
-            stage += [Bottleneck(width_in, width) for _ in range(1, blocks)]
+            stage = [block(width_in, width, stride, downsample)]
+            width_in = width * block.expansion
+            stage += [block(width_in, width) for _ in range(1, blocks)]
             self.add_module(f"layer{index + 1}", nn.Sequential(*stage))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(width_in, num_classes)
+        self.fc: nn.Module = nn.Linear(width_in, num_classes)
+        self.num_features = width_in
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -80,10 +119,15 @@ class ResNetBackbone(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally average-pooled trunk features ``[B, num_features]``."""
+        return torch.flatten(self.avgpool(self.trunk(x)), 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.avgpool(self.trunk(x)), 1))
+        return self.fc(self.pooled(x))
 
 
+@register_model("resnet50", "resnet101", task="classification", check_file=check_resnet)
 class ResNet(ClassifierAttributes, nn.Module):
     """ResNet classifier for single-channel chest X-rays in [-1024, 1024] (512 px weights).
 
@@ -176,4 +220,4 @@ class ResNet(ClassifierAttributes, nn.Module):
         return f"XRV-ResNet-{self.weights}" if self.weights is not None else f"XRV-ResNet-{self.architecture}"
 
 
-__all__ = ["ResNet", "ResNetBackbone", "Bottleneck"]
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "ResNetBackbone"]

@@ -353,11 +353,12 @@ def _build(cls: type, table: dict[str, Any], where: str) -> Any:
         if key not in hints:
             close = difflib.get_close_matches(str(key), names, n=2, cutoff=0.5)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise ConfigError(f"unknown key {key!r} in [{where}]{hint} Valid keys: {', '.join(names)}")
+            place = f"[{where}]" if where else "the top level (sections: " + ", ".join(names) + ")"
+            raise ConfigError(f"unknown key {key!r} in {place}{hint} Valid keys: {', '.join(names)}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name in table:
-            kwargs[f.name] = _convert(table[f.name], hints[f.name], f"{where}.{f.name}")
+            kwargs[f.name] = _convert(table[f.name], hints[f.name], f"{where}.{f.name}" if where else f.name)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"[{where}] needs the key {f.name!r}")
     return cls(**kwargs)
@@ -411,7 +412,7 @@ def config_from_dict(table: dict[str, Any], overrides: list[str] | tuple[str, ..
     table = copy.deepcopy(table)
     for assignment in overrides:
         apply_override(table, assignment)
-    return _build(TrainConfig, table, "config").check()
+    return _build(TrainConfig, table, "").check()
 
 
 def load_config(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:

@@ -19,43 +19,28 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import ConfigError, XRVError
+from ..errors import ConfigError, UnknownNameError, XRVError
 from .config import DataConfig, DatasetSpec
 from .covariate import build_covariate, covariate_spec, is_covariate
 from .covariate import describe as describe_covariate
 from .splits import SPLITS, patient_split
 
-#: Short names the reference's training script used (``nih-pc-chex-...``).
-_SHORT_NAMES = {
-    "nih": "NIH_Dataset",
-    "pc": "PC_Dataset",
-    "chex": "CheX_Dataset",
-    "google": "NIH_Google_Dataset",
-    "mimic_ch": "MIMIC_Dataset",
-    "openi": "Openi_Dataset",
-    "rsna": "RSNA_Pneumonia_Dataset",
-    "kaggle": "RSNA_Pneumonia_Dataset",
-    "siim": "SIIM_Pneumothorax_Dataset",
-    "vin": "VinDr_Dataset",
-    "phantom": "SyntheticChest_Dataset",
-    "cross": "SyntheticCross_Dataset",
-}
-
-
 def dataset_class(name: str) -> type:
-    """The dataset class called ``name`` (class name or short name, e.g. ``"nih"``).
+    """The dataset class called ``name``: a class name (``"NIH_Dataset"``) or a short name
+    of the dataset registry, the reference training script's included (``"nih"``, ``"pc"``,
+    ``"chex"``, ``"kaggle"``, ``"phantom"``; see :func:`xrayvision.datasets.get_dataset_class`).
 
     Raises:
         ConfigError: no such dataset (the message lists the valid names).
     """
-    from .. import datasets
+    from ..datasets import get_dataset_class
 
-    target = _SHORT_NAMES.get(name.lower(), name) if isinstance(name, str) else name
-    cls = getattr(datasets, target, None) if isinstance(target, str) else None
-    if isinstance(cls, type) and issubclass(cls, datasets.Dataset):
-        return cls
-    valid = sorted(n for n in dir(datasets) if n.endswith("_Dataset")) + sorted(_SHORT_NAMES)
-    raise ConfigError(f"unknown dataset {name!r}; valid names: {', '.join(valid)}")
+    if not isinstance(name, str):
+        raise ConfigError(f"unknown dataset {name!r}: a dataset is named by a string, e.g. 'nih'")
+    try:
+        return get_dataset_class(name)
+    except UnknownNameError as err:
+        raise ConfigError(str(err)) from None
 
 
 def build_dataset(spec: DatasetSpec, transform: Callable[[Any], Any] | None, where: str = "data.datasets",

@@ -1,0 +1,72 @@
+"""The shape shared by the torchvision-ResNet baselines (emory_hiti, mira, xinario).
+
+Each is a torchvision ResNet (3 input channels, its key names as published) with its own
+head, intensity mapping and output semantics; this class holds what they share: the
+network, loading, ``features`` and the output modes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ..models.resnet import BasicBlock, Bottleneck, ResNetBackbone
+from ._base import BaselineModel, WeightsArg
+
+#: Layer plans of the torchvision ResNets the baselines use.
+RESNET34 = ((3, 4, 6, 3), BasicBlock)
+RESNET50 = ((3, 4, 6, 3), Bottleneck)
+
+
+def resnet_network(plan: tuple[tuple[int, ...], type[nn.Module]], head: Callable[[int], nn.Module]) -> ResNetBackbone:
+    """A 3-channel torchvision-named ResNet whose ``fc`` is ``head(num_features)``."""
+    layers, block = plan
+    network = ResNetBackbone(layers, num_classes=1, in_channels=3, block=block)  # type: ignore[arg-type]
+    network.fc = head(network.num_features)
+    return network
+
+
+class ResNetClassifier(BaselineModel):
+    """A torchvision ResNet classifier behind the baseline interface.
+
+    Subclasses set ``plan``, ``head`` and ``read`` (file → state dict), implement
+    ``scale`` (the [-1024, 1024] 3-channel input → the network's input), and override
+    ``finish`` (pooled features → the :attr:`output`) when the head is not a plain ``fc``.
+    """
+
+    plan: ClassVar[tuple[tuple[int, ...], type[nn.Module]]]
+
+    @staticmethod
+    def head(features: int) -> nn.Module:  # pragma: no cover - every subclass sets its own
+        raise NotImplementedError
+
+    @classmethod
+    def network(cls) -> ResNetBackbone:  # type: ignore[override]
+        return resnet_network(cls.plan, cls.head)
+
+    def __init__(self, weights: WeightsArg = True, cache_dir: str | os.PathLike | None = None):
+        super().__init__()
+        self.model = self.network()
+        self.load_network(self.model, weights, cache_dir)
+        self.eval()
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - every subclass sets its own
+        raise NotImplementedError
+
+    def finish(self, features: torch.Tensor) -> torch.Tensor:
+        """The head on pooled features, in the :attr:`output` mode: ``"logits"`` or
+        ``"probabilities"`` (softmax over the outputs)."""
+        logits = self.model.fc(features)
+        return torch.softmax(logits, dim=1) if self.output == "probabilities" else logits
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally pooled trunk features ``[B, 512]`` (ResNet-34) or ``[B, 2048]`` (ResNet-50)."""
+        return self.model.pooled(self.scale(self.prepare(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs for ``[B, 1, H, W]`` images in [-1024, 1024], as :attr:`output` says."""
+        return self.finish(self.features(x))
