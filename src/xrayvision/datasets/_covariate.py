@@ -276,10 +276,11 @@ def split_by_patient(
     the one whose choice leaves the fewest items missing in the end, counting each
     group's spare supply (the items of patients not yet visited beyond what the room
     still needs); among equals, the one that uses most of the patient's items; among
-    equals again, a random one in proportion to its room for the patient's groups. So the
-    scarce groups (the smallest holds exactly the items asked for) are filled first-hand,
-    and patients spread over the splits as the quotas do. A quota may end unfilled when
-    patients with several items cannot be packed exactly, never exceeded.
+    equals again, a random one in proportion to its room for the patient's groups. So an
+    item of a scarce group (the smallest holds exactly the items asked for) is not wasted
+    while a split can still take it, and patients spread over the splits as the quotas do.
+    A quota may end unfilled when patients with several items cannot be packed exactly;
+    it is never exceeded.
 
     Args:
         group: the group (column of ``quotas``) of every item.
