@@ -9,8 +9,9 @@ predicts the label perfectly, and is tested where the shortcut is reversed:
   is the crosses. Published numbers: spec §2.6.
 - ``phantom``: the chest phantom (``SyntheticChest_Dataset``) with a text token bottom right
   present on every cardiomegaly image in training and on every normal one in test; the
-  mask is the drawn finding: the ring between the normal and the enlarged heart (for a
-  normal heart, the ring the enlargement would draw).
+  mask is the drawn finding, as the dataset gives it: the ring between the normal and the
+  enlarged heart, on positives only. ``phantom-ellipse``: the paper's central ellipse on
+  every image instead (the token lies outside it).
 
 Methods: the baseline, ActDiff, GradMask, RRR, the adversarial critic and masked input, all
 from ``xrayvision.train.guidance.MaskGuidance`` (the parts ``xrv train`` uses), in the
@@ -19,7 +20,7 @@ loss after a 5-epoch burn-in; its test AUC and its saliency/mask IoU (input grad
 integrated gradients, occlusion with ``xrv.explain.attribute``; area-matched threshold with
 ``xrv.explain.localization_scores``, §2.5).
 
-Run: python benchmarks/red_herring_synthetic.py [--task cross|phantom|both] [--seeds 5] [--jobs 2]
+Run: python benchmarks/red_herring_synthetic.py [--task cross|phantom|phantom-ellipse|both] [--seeds 5] [--jobs 2]
 """
 
 from __future__ import annotations
