@@ -27,7 +27,7 @@ def test_demo_runs_offline_and_writes_what_it_says(tmp_path, capsys, monkeypatch
     assert "agreement with the drawn" in out and "IoU" in out
     assert Image.open(tmp_path / "overlay.png").mode in ("RGB", "RGBA")
     gif = Image.open(tmp_path / "counterfactual.gif")
-    assert gif.n_frames > 10
+    assert gif.n_frames > 10 and gif.size[0] == 2 * 4 * 64  # the input beside each frame, 4x
     report = (tmp_path / "report.html").read_text()
     assert report.count("data:image/png;base64,") >= 3 and "data:image/gif;base64," in report
     # 10: the published model: not cached, so the demo says how to get it

@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("xrv-demo"), help="output folder (default: ./xrv-demo)")
     parser.add_argument("--patients", type=int, default=12, help="patients of the NIH-layout dataset (default: 12)")
-    parser.add_argument("--images", type=int, default=500, help="phantom images to train on (default: 500)")
-    parser.add_argument("--epochs", type=int, default=4, help="training epochs on the phantom (default: 4)")
+    parser.add_argument("--images", type=int, default=800, help="phantom images to train on (default: 800)")
+    parser.add_argument("--epochs", type=int, default=6, help="training epochs on the phantom (default: 6)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated data and the training")
     parser.add_argument("--weights", default="densenet121-res224-all", help="published weights for the last step")
     parser.set_defaults(func=run)
@@ -132,7 +132,7 @@ def explain_phantom(out: Path, result: Any, seed: int) -> None:
     import torch
 
     from .. import explain
-    from ..autoencoders import fit_autoencoder
+    from ..autoencoders import ConvAutoencoder, fit_autoencoder
     from ..datasets import SyntheticChest_Dataset
     from ..models import get_model
 
@@ -154,33 +154,41 @@ def explain_phantom(out: Path, result: Any, seed: int) -> None:
     maps = {}
     for method in ("gradcam", "integrated_gradients"):
         heat = explain.attribute(model, x, target, method=method, output="logit", abs=True)[0, 0].detach().numpy()
-        scores_ = explain.mask_scores(heat, mask)
-        maps[method] = heat
-        print(f"   {method:<22} agreement with the drawn {target.lower()}: IoU {scores_.iou:.2f} "
+        agreement = explain.mask_scores(heat, mask)
+        maps[method] = explain.postprocess(heat, percentile=90)  # the top 10 % for display
+        print(f"   {method:<22} agreement with the drawn {target.lower()}: IoU {agreement.iou:.2f} "
               f"(area-matched threshold; chance {mask.mean():.2f})")  # fmt: skip
     overlay = explain.save_overlay(out / "overlay.png", x[0], maps["gradcam"], mask=mask,
-                                   title=f"Grad-CAM for {target} (outline: the drawn finding)")  # fmt: skip
+                                   title=f"Grad-CAM: {target}")  # fmt: skip
     print(f"   overlay: {overlay}")
 
     step("8. A Latent Shift counterfactual: the image changed to lower the prediction")
     print("   fitting a small autoencoder to the phantom (the published one is trained on real 224 px radiographs)")
-    train_images = SyntheticChest_Dataset(n=400, size=PHANTOM_SIZE, seed=seed, prevalence=0.35)
-    autoencoder = fit_autoencoder(train_images, epochs=10, seed=seed)
+    train_images = SyntheticChest_Dataset(n=600, size=PHANTOM_SIZE, seed=seed, prevalence=0.35)
+    autoencoder = fit_autoencoder(train_images, model=ConvAutoencoder(width=32, depth=2), epochs=20, seed=seed)
     (shift,) = explain.LatentShift(model, autoencoder, search="package", output="probability").attribute(x, target)
-    gif = shift.save_gif(out / "counterfactual.gif", show_pred=True, side_by_side=True)
-    print(f"   {target} probability {shift.initial_pred:.2f} on the reconstruction, {shift.preds[0]:.2f} at "
-          f"λ = {shift.lambdas[0]:.0f}; GIF: {gif}")  # fmt: skip
+    gif = shift.save_gif(out / "counterfactual.gif", show_pred=True, side_by_side=True, scale=4)
+    print(f"   {target} probability {float(outputs_of(model, x)[model.targets.index(target)]):.2f} on the image, "
+          f"{shift.initial_pred:.2f} on its reconstruction, {shift.preds[0]:.2f} at λ = {shift.lambdas[0]:.0f}; "
+          f"GIF: {gif}")  # fmt: skip
     maps["latent shift (int)"] = shift.heatmap("int")
 
     step("9. The HTML report (self-contained: open it in any browser)")
-    with torch.no_grad():
-        outputs = model(x)[0]
+    outputs = outputs_of(model, x)
     entry = explain.ReportEntry(
         name=f"phantom image {index} (seed {seed + 1})", image=x[0], target=target,
         predictions={name: float(v) for name, v in zip(model.targets, outputs)}, maps=maps, counterfactual=shift,
         notes=[f"classifier: {result.best_weights}", "maps explain the logit; the GIF shows the probability"],
     )  # fmt: skip
     print(f"   {explain.write_report(out / 'report.html', [entry], title='xrayvision demo')}")
+
+
+def outputs_of(model: Any, x: Any) -> Any:
+    """The model's outputs for one image, without gradients."""
+    import torch
+
+    with torch.no_grad():
+        return model(x)[0]
 
 
 # ----------------------------------------------------------------------------- 10
