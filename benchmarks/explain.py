@@ -110,7 +110,7 @@ def latent_shift(args: argparse.Namespace) -> None:
     print(f"  bounds ({reference['lbound']:g}, {reference['rbound']:g}); {visited} λ visited; {len(ours.lambdas)} frames; "
           f"initial prediction {reference['initial']:.3f}")  # fmt: skip
     print(f"  published, one λ at a time: {min(published_times):8.2f} s")
-    print(f"  xrayvision, batch {args.batch_size:<3}:      {min(ours_times):8.2f} s   "
+    print(f"  xrayvision, batch {args.batch_size or 'auto':<4}:     {min(ours_times):8.2f} s   "
           f"speed-up {min(published_times) / min(ours_times):.2f}x")  # fmt: skip
     print(f"  same visited λ and bounds: {same_walk}; same frame λ: {np.array_equal(ours.lambdas, reference['lambdas'])}; "
           f"largest frame difference {worst:.2e} of the frames' range (limit 1e-5)")  # fmt: skip
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--search", default="paper", choices=("paper", "head", "package"))
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None, help="λ per decoder call (default: the library's)")
     parser.add_argument("--autoencoder", type=int, default=101, choices=(101, 50), help="ResNetAE depth")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--ig-steps", type=int, default=100)

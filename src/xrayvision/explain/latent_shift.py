@@ -107,6 +107,9 @@ class _Shifts:
         self.pixel_sum = float(x0.abs().sum())
         self.zero_gradient = not bool(g.any())
         self.cache: dict[float, tuple[torch.Tensor, Evaluation]] = {0.0: (x0, Evaluation(y0, 0.0))}
+        # On a CPU a batch is no faster per frame than one frame (the cores are already
+        # busy), and the search's look-ahead past a stop is wasted: one λ per search side.
+        self.batch_size = shift.batch_size or (8 if z.device.type == "cuda" else 2)
 
     def evaluate(self, lambdas: Sequence[float]) -> list[Evaluation]:
         missing = list(dict.fromkeys(float(lam) for lam in lambdas if float(lam) not in self.cache))
@@ -114,7 +117,7 @@ class _Shifts:
             for lam in missing:
                 self.cache[lam] = self.cache[0.0]
             missing = []
-        size = self.shift.batch_size
+        size = self.batch_size
         for start in range(0, len(missing), size):
             chunk = missing[start : start + size]
             steps = torch.tensor(chunk, dtype=self.z.dtype, device=self.z.device).view(-1, *([1] * (self.z.dim() - 1)))
@@ -159,7 +162,9 @@ class LatentShift:
             stop thresholds are in those units). Off by default.
         labels, head: output names / logit module (see :func:`~.attribution.attribute`).
         mix: the classifier sees ``mix * x + (1 - mix) * D(.)`` (the 2021-02 code's ``p``; 0).
-        batch_size: most frames decoded and classified per call.
+        batch_size: most frames decoded and classified per call (default: 2 on a CPU,
+            one λ per search side, as larger batches are no faster per frame there and
+            look past the stop for nothing; 8 on a GPU).
         resize: resize the image to the autoencoder's resolution and the frames to the
             classifier's (bilinear, antialiased) when they differ; False raises instead.
         optimize: classify the frames with ``classifier.optimize_for_inference()`` when
@@ -182,7 +187,7 @@ class LatentShift:
         labels: Sequence[str] | None = None,
         head: str | None = None,
         mix: float = 0.0,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         resize: bool = True,
         optimize: bool = True,
     ):
@@ -194,7 +199,7 @@ class LatentShift:
             search = SEARCHES[search]
         if not isinstance(search, Search):
             raise ExplainError(f"search must be a name or a Search object, got {type(search).__name__}")
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ExplainError(f"batch_size must be at least 1, got {batch_size}")
         if not 0.0 <= mix < 1.0:
             raise ExplainError(f"mix must lie in [0, 1), got {mix}")
@@ -203,7 +208,7 @@ class LatentShift:
         self.search = search
         self.sigmoid = bool(sigmoid)
         self.mix = float(mix)
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size
         self.resize = bool(resize)
         self.optimize = bool(optimize)
         self._head = head
@@ -237,6 +242,10 @@ class LatentShift:
         return ClassifierOutput(fast, self._forward.output, self._forward.labels, self._head)
 
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        # A channels-last latent code runs the decoder's convolutions channels-last (the
+        # module itself is left as it is): 2.4x faster for ResNetAE-101 on 2 CPU cores.
+        if z.dim() == 4:
+            z = z.contiguous(memory_format=torch.channels_last)
         return self.autoencoder.decode(z)
 
     def _predict(self, frames: torch.Tensor, image: torch.Tensor, index: int, forward: ClassifierOutput) -> torch.Tensor:
@@ -296,7 +305,7 @@ class LatentShift:
         return results
 
     def _explain_one(self, shifts: _Shifts, name: str | int, index: int) -> LatentShiftResult:
-        outcome = run_search(self.search, shifts.evaluate, shifts.cache[0.0][1].pred, shifts.pixel_sum, self.batch_size)
+        outcome = run_search(self.search, shifts.evaluate, shifts.cache[0.0][1].pred, shifts.pixel_sum, shifts.batch_size)
         if not outcome.converged:
             sides = [s for s in (outcome.left, outcome.right) if s is not None and not s.converged]
             detail = "; ".join(f"stopped at λ = {s.bound:g}" for s in sides)
