@@ -334,3 +334,26 @@ def test_a_payload_in_the_reference_cache_is_ignored(file_server, tmp_path, monk
         xrv.models.DenseNet(weights="pc")
     assert not marker.exists()
     assert (get_cache_dir() / record.filename).read_bytes() == good_densenet
+
+
+def test_a_full_disk_is_a_download_error_and_leaves_no_partial_file(file_server, monkeypatch):
+    import xrayvision.hub.download as download
+
+    url = file_server.add("/w.pt", BODY)
+    real_open = open
+
+    def full_disk(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        if "b" in mode and ("w" in mode or "a" in mode) and str(path).endswith(".part"):
+            def write(data):
+                raise OSError(28, "No space left on device")
+
+            handle.write = write
+        return handle
+
+    with monkeypatch.context() as patch:  # only the open() of the download module, only here
+        patch.setattr(download, "open", full_disk, raising=False)
+        with pytest.raises(DownloadError, match="No space left on device.*free some space or set XRV_CACHE_DIR"):
+            fetch(_pinned(url))
+    assert not _final().exists() and not list(get_cache_dir().glob(".*.part"))
+    _recovers(file_server, _pinned(url))

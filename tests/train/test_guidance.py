@@ -90,3 +90,15 @@ def test_the_papers_ellipse():
     assert ellipse[5, 5] and ellipse[4, 4] and not ellipse[0, 0]
     rows, cols = np.nonzero(ellipse.numpy())
     assert rows.min() == 1 and rows.max() == 8  # radius 10 / 2.5 = 4 around the centre 4.5
+
+
+def test_a_failed_run_leaves_no_hook_on_the_model(tmp_path):
+    Trainer(cross_config(tmp_path / "run", "actdiff")).fit()
+    changed = Trainer(config_from_dict({**cross_config(tmp_path / "run", "actdiff").to_dict(),
+                                        "optim": {"epochs": 1, "batch_size": 16, "lr": 0.5}}))  # fmt: skip
+    from xrayvision.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="other settings"):
+        changed.fit(resume=True)
+    hooks = [m for m in changed.model.modules() if m._forward_hooks or m._forward_pre_hooks]
+    assert not hooks

@@ -49,3 +49,11 @@ def test_precision_threshold_is_the_lowest_reaching_the_precision():
     assert precision_threshold(scores, labels, 0.8) == pytest.approx(0.4)
     assert precision_threshold(scores, labels, 0.99) == pytest.approx(0.6)
     assert math.isnan(precision_threshold(np.array([0.1, 0.2]), np.array([0, 0])))
+
+
+def test_non_finite_outputs_are_left_out_with_a_warning():
+    outputs = np.array([[0.1], [np.nan], [0.8], [0.3]])
+    labels = np.array([[0.0], [1.0], [1.0], [0.0]])
+    with pytest.warns(RuntimeWarning, match="1 labelled outputs are NaN or infinite"):
+        (auc,) = auc_per_task(outputs, labels)
+    assert auc == pytest.approx(roc_auc_score([0, 1, 0], [0.1, 0.8, 0.3]))

@@ -65,9 +65,11 @@ def clear(folder: Path, kinds: set[str]) -> tuple[int, int]:
 
 
 def _files(folder: Path) -> list[Path]:
+    """The cached files; lock files are left out (another process may hold one, and removing
+    a held lock would let a second process in)."""
     if not folder.is_dir():
         return []
-    return [Path(root) / name for root, _dirs, names in os.walk(folder) for name in names]
+    return [Path(root) / name for root, _dirs, names in os.walk(folder) for name in names if not name.endswith(".lock")]
 
 
 def _size(size: float) -> str:

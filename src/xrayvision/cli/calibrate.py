@@ -24,7 +24,7 @@ examples:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "calibrate", help="compute op_threshs (Youden's J) and 80%-precision thresholds on held-out data",
+        "calibrate", help="compute op_threshs (Youden's J) and 80%%-precision thresholds on held-out data",
         description=__doc__, epilog=_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.add_argument("--weights", required=True, metavar="NAME|FILE", help="a registry name or a weight file")

@@ -24,7 +24,7 @@ examples:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "evaluate", help="AUC per pathology with 95% bootstrap intervals, across datasets",
+        "evaluate", help="AUC per pathology with 95%% bootstrap intervals, across datasets",
         description=__doc__, epilog=_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.add_argument("--weights", action="append", required=True, metavar="NAME|FILE",

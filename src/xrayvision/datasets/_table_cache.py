@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -40,6 +39,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc
+
+from .._atomic import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -142,19 +143,10 @@ def _write_entry(folder: Path, name: str, full_key: str, table: pd.DataFrame) ->
         return
     data = sink.getvalue()
     target = folder / f"{name}-{zlib.crc32(data):08x}{ENTRY_SUFFIX}"
-    tmp_name = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=ENTRY_SUFFIX, dir=folder)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, target)
-        tmp_name = None
+        write_atomic(target, data)
     except OSError as err:
         logger.warning("table cache: could not write %s (%s); continuing without it", target, err)
-    finally:
-        if tmp_name is not None:
-            _remove(Path(tmp_name))
 
 
 def _to_arrow(table: pd.DataFrame) -> pa.Table | None:

@@ -326,7 +326,8 @@ def _resize_chunk(chunk: list[tuple[int, str, str]]) -> list[tuple[str, str, str
 
 def _resize_one(index: int, relative: str, target: str) -> tuple[str, str, str]:
     """Read, crop, resize and write one image: ``(relative, status, reason)``."""
-    from ..io.write import encode_png, write_atomic
+    from .._atomic import write_atomic
+    from ..io.write import encode_png
 
     dataset, out, settings = _WORKER["dataset"], _WORKER["out"], _WORKER["settings"]
     try:

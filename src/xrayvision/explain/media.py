@@ -12,14 +12,15 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .._atomic import write_atomic
 from ..errors import ExplainError, OptionalDependencyError
-from ..io.write import write_atomic
 
 if TYPE_CHECKING:
     from .latent_shift import LatentShiftResult
@@ -161,7 +162,10 @@ def encode_mp4(images: Sequence[Image.Image], fps: float) -> bytes:
 
     Raises:
         OptionalDependencyError: PyAV is not installed.
+        ExplainError: ``fps`` is not positive.
     """
+    if not fps > 0:
+        raise ExplainError(f"fps must be positive, got {fps!r}")
     try:
         import av
     except ImportError as error:
@@ -170,11 +174,11 @@ def encode_mp4(images: Sequence[Image.Image], fps: float) -> bytes:
     even = (width + width % 2, height + height % 2)  # yuv420p needs even sides
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=int(round(fps)))
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height, stream.pix_fmt = even[0], even[1], "yuv420p"
         for image in images:
             if image.size != even:
-                padded = Image.new("L", even, 255)
+                padded = Image.new(image.mode, even, 255 if image.mode == "L" else (255,) * len(image.getbands()))
                 padded.paste(image, (0, 0))
                 image = padded
             frame = av.VideoFrame.from_ndarray(np.asarray(image.convert("RGB")), format="rgb24")

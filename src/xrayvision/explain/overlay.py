@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ExplainError
-from ..io.write import write_atomic
+from .._atomic import write_atomic
 
 
 def _plane(values: Any, what: str) -> np.ndarray:

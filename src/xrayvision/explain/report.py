@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..io.write import write_atomic
+from .._atomic import write_atomic
 from .media import encode_gif, render_frames, to_grey
 from .overlay import overlay_png
 

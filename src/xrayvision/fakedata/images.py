@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.write import write_atomic as _atomic_write
+from .._atomic import write_atomic as _atomic_write
 
 __all__ = ["chest_xray_like", "encode_jpeg", "encode_png", "write_dicom", "write_jpeg", "write_png"]
 

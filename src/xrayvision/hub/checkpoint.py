@@ -9,6 +9,7 @@ with the wrong tensors). Both files are written to temporary names and renamed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 
+from .._atomic import write_atomic
 from .._version import __version__
 from ..errors import ChecksumError, WeightsFormatError
 from .cache import sha256sum
@@ -64,7 +66,7 @@ def save_checkpoint(
     Raises:
         TypeError: the config cannot be written as JSON, or a value is not a tensor.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     state = (
         model_or_state_dict.state_dict()
@@ -80,19 +82,14 @@ def save_checkpoint(
     base = _base(path)
     base.parent.mkdir(parents=True, exist_ok=True)
     weights_file, config_file = base.with_suffix(".safetensors"), base.with_suffix(".json")
-    tmp_weights = weights_file.with_name(f".{weights_file.name}.tmp")
-    tmp_config = config_file.with_name(f".{config_file.name}.tmp")
-    try:
-        # safetensors sorts its keys; keep state_dict() order for loaders and readers.
-        save_file(tensors, str(tmp_weights), metadata={"key_order": json.dumps(list(tensors))})
-        document = {**_jsonable(dict(config)), "xrayvision_version": __version__,
-                    "weights_sha256": sha256sum(tmp_weights)}
-        tmp_config.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp_weights, weights_file)
-        os.replace(tmp_config, config_file)
-    finally:
-        tmp_weights.unlink(missing_ok=True)
-        tmp_config.unlink(missing_ok=True)
+    # safetensors sorts its keys; keep state_dict() order for loaders and readers.
+    payload = save(tensors, metadata={"key_order": json.dumps(list(tensors))})
+    document = {**_jsonable(dict(config)), "xrayvision_version": __version__,
+                "weights_sha256": hashlib.sha256(payload).hexdigest()}  # fmt: skip
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"  # fails before any file is written
+    # The tensors first: a JSON file is only ever beside the tensors its digest names.
+    write_atomic(weights_file, payload)
+    write_atomic(config_file, text.encode("utf-8"))
     return weights_file, config_file
 
 

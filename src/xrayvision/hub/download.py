@@ -342,6 +342,14 @@ def _stream(
                     window_start, window_bytes = now, received
             out.flush()
             os.fsync(out.fileno())
+    except OSError as err:  # the cache folder's disk: a full disk, a read-only folder
+        if isinstance(err, (_Transient, DownloadError)):
+            raise
+        partial.unlink(missing_ok=True)
+        raise DownloadError(
+            f"cannot write {partial} ({err}); free some space or set XRV_CACHE_DIR (or cache_dir=) to a "
+            "writable folder with room for the file"
+        ) from err
     finally:
         bar.close()
     return received

@@ -31,6 +31,7 @@ _NAMES = {
     "InputRangeWarning": "._input",
     "optimize_for_inference": ".fast",
     "save_model": "._loading",
+    "load_weight_set": "._loading",
     "predict_files": ".predict",
     "infer": ".predict",
     "Weights": "._registry",

@@ -164,7 +164,17 @@ def resolve_entry(weights: str | os.PathLike | Weights) -> tuple[ModelEntry, Wei
     if record is not None:
         return model_entry(record.architecture), record
     config = weight_set_config(path) if path is not None else {}
-    return model_entry(str(config.get("architecture") or "densenet121")), None
+    architecture = str(config.get("architecture") or "densenet121")
+    factory = (config.get("recipe") or {}).get("factory")
+    if architecture not in _entries():
+        # Importing and calling code named in a JSON file would let a weight file run code.
+        built_by = f"the factory {factory!r} with options {config['recipe'].get('options', {})}" if factory else (
+            f"the architecture {architecture!r}, which no registered builder builds")
+        raise WeightsFormatError(
+            f"{path} holds a network built by {built_by}; build that network yourself and load the weights with "
+            f"xrv.models.load_weight_set({str(path)!r}, model)"
+        )
+    return model_entry(architecture), None
 
 
 def get_model(name: str | os.PathLike | Weights, **kwargs: Any) -> Any:

@@ -254,6 +254,32 @@ def model_metadata(model: torch.nn.Module) -> dict[str, Any]:
     }
 
 
+def load_weight_set(path: str | os.PathLike, model: torch.nn.Module) -> torch.nn.Module:
+    """Load an xrayvision weight set into a network you built (e.g. one trained from a
+    ``model.factory``): strictly, then set ``targets`` and ``input_resolution`` from its record.
+
+    Args:
+        path: the weight set (``.safetensors`` or its ``.json``).
+        model: a network with exactly the weight set's parameters.
+
+    Returns:
+        ``model``, in eval mode.
+
+    Raises:
+        FileNotFoundError: one of the two files is missing.
+        WeightsFormatError: the tensors do not fit ``model`` (the message lists the keys).
+    """
+    from .. import hub
+
+    state, config = hub.load_checkpoint(path)
+    load_strict(model, state, path)
+    if config.get("labels"):
+        model.targets = list(config["labels"])
+    if config.get("input_resolution"):
+        model.input_resolution = int(config["input_resolution"])
+    return model.eval()
+
+
 def save_model(model: torch.nn.Module, path: str | os.PathLike, **record: Any) -> Path:
     """Save ``model`` as an xrayvision weight set (``<path>.safetensors`` + ``<path>.json``).
 

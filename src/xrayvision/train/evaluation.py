@@ -103,7 +103,8 @@ class Evaluation:
 
 
 def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(text).name)[:80]
+    """A file-name-safe form of the whole name (two runs' ``best.safetensors`` stay apart)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text).strip("/"))[-100:]
 
 
 def plot_roc(outputs: np.ndarray, labels: np.ndarray, names: list[str], title: str, path: Path) -> bool:

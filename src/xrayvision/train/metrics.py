@@ -8,6 +8,7 @@ multilabel AUROC returns 0.0 there, which drags a mean down silently).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,14 @@ def auc_per_task(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     if outputs.shape != labels.shape:
         raise ValueError(f"outputs {outputs.shape} and labels {labels.shape} differ in shape")
     aucs = np.full(labels.shape[1], np.nan)
+    broken = int((~np.isfinite(outputs) & ~np.isnan(labels)).sum())
+    if broken:
+        warnings.warn(
+            f"{broken} labelled outputs are NaN or infinite and are left out of the AUC: the model diverged "
+            "or its input was invalid for those rows",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     for j in range(labels.shape[1]):
         known = ~np.isnan(labels[:, j]) & np.isfinite(outputs[:, j])
         y = labels[known, j]

@@ -225,14 +225,8 @@ class Trainer:
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         autocast_dtype, use_scaler = self._precision(context.device)
-        guidance = MaskGuidance(c.guidance, model, context.device)
         trained = model
         if context.distributed:
-            if guidance.single_process_only:
-                raise ConfigError(
-                    f"guidance.method {c.guidance.method!r} needs extra forward passes or double backpropagation, "
-                    "which DistributedDataParallel does not support: run it in one process"
-                )
             if c.run.sync_batchnorm:
                 if context.device.type != "cuda":
                     raise ConfigError("run.sync_batchnorm needs GPUs (PyTorch's SyncBatchNorm does not run on the CPU)")
@@ -250,6 +244,14 @@ class Trainer:
         total = c.optim.epochs * batches.steps_per_epoch
         if c.optim.max_steps:
             total = min(total, c.optim.max_steps)
+        # Last: it hooks the model, and every failure after this point must unhook it.
+        guidance = MaskGuidance(c.guidance, model, context.device)
+        if context.distributed and guidance.single_process_only:
+            guidance.close()
+            raise ConfigError(
+                f"guidance.method {c.guidance.method!r} needs extra forward passes or double backpropagation, "
+                "which DistributedDataParallel does not support: run it in one process"
+            )
         return _Session(
             context=context, model=model, trained=trained, optimizer=optimizer,
             schedule=self._schedule(total),
@@ -269,89 +271,91 @@ class Trainer:
         np.random.seed((c.run.seed + context.rank) % 2**32)
         random.seed(c.run.seed + context.rank)
         run = self._session(context)
-        log = MetricsLog(self.out / "metrics.jsonl")
-        if resume and self.state_path.exists():
-            self._restore(run)
-            records = log.truncate_after(run.step) if context.is_main else []
-        else:
-            records = []
-            if context.is_main:
-                self._write_run_files()
-                log.path.unlink(missing_ok=True)
-        distributed.barrier(context)
-
-        keep_masks = run.guidance.active and c.guidance.masks == "pathology"
-        samples = SeededSamples(self.data.train, augmentation(c.data), self.data.domains, keep_masks=keep_masks)
-        steps_per_epoch = run.batches.steps_per_epoch
-        bar = self._progress(run.total, run.step, context)
-        window = {"loss": 0.0, "images": 0, "wait": 0.0, "busy": 0.0, "steps": 0}
         try:
-            while run.step < run.total:
-                epoch = run.step // steps_per_epoch
-                end = min((epoch + 1) * steps_per_epoch, run.total)
-                sampler = StepSampler(run.batches, run.step, end, context.rank, context.world_size, c.run.seed)
-                loader = torch.utils.data.DataLoader(
-                    samples, batch_sampler=sampler, num_workers=c.run.workers, collate_fn=collate,
-                    pin_memory=context.device.type == "cuda",
-                    generator=torch.Generator().manual_seed(c.run.seed * 1_000_003 + run.step),
-                    persistent_workers=False,
-                )  # fmt: skip
-                iterator = iter(loader)
-                while run.step < end:
-                    waited = time.perf_counter()
-                    batch = next(iterator)
-                    started = time.perf_counter()
-                    loss = self._step(run, batch, epoch)
-                    run.step += 1
-                    finished = time.perf_counter()
-                    window["loss"] += loss
-                    window["images"] += c.optim.batch_size
-                    window["wait"] += started - waited
-                    window["busy"] += finished - started
-                    window["steps"] += 1
-                    if bar is not None:
-                        bar.update(1)
-                    if window["steps"] == _LOG_EVERY or run.step == end:
-                        record = self._train_record(window, run.step, epoch, run.optimizer)
-                        if bar is not None:
-                            bar.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{record['images_per_s']:.0f}",
-                                            wait=f"{100 * record['data_wait']:.0f}%")  # fmt: skip
-                        if context.is_main:
-                            log.append(record)
-                            records.append(record)
-                        window = dict.fromkeys(window, 0)
-                    if c.run.checkpoint_every and run.step % c.run.checkpoint_every == 0 and run.step != end:
-                        self._save(run)
-                del iterator, loader
-                if (epoch + 1) % c.run.eval_every == 0 or run.step == run.total:
-                    record = self._validate(run, epoch)
-                    if record is not None:
-                        if context.is_main:
-                            log.append(record)
-                            records.append(record)
-                        if record["mean_auc"] is not None and record["mean_auc"] > run.best["metric"]:
-                            run.best = {"metric": record["mean_auc"], "step": run.step}
-                            if context.is_main:
-                                self._save_weight_set(run.model, "best", record)
-                self._save(run)
+            log = MetricsLog(self.out / "metrics.jsonl")
+            if resume and self.state_path.exists():
+                self._restore(run)
+                records = log.truncate_after(run.step) if context.is_main else []
+            else:
+                records = []
                 if context.is_main:
-                    plot_curves(records, self.out / "curves.png")
+                    self._write_run_files()
+                    log.path.unlink(missing_ok=True)
+            distributed.barrier(context)
+
+            keep_masks = run.guidance.active and c.guidance.masks == "pathology"
+            samples = SeededSamples(self.data.train, augmentation(c.data), self.data.domains, keep_masks=keep_masks)
+            steps_per_epoch = run.batches.steps_per_epoch
+            bar = self._progress(run.total, run.step, context)
+            window = {"loss": 0.0, "images": 0, "wait": 0.0, "busy": 0.0, "steps": 0}
+            try:
+                while run.step < run.total:
+                    epoch = run.step // steps_per_epoch
+                    end = min((epoch + 1) * steps_per_epoch, run.total)
+                    sampler = StepSampler(run.batches, run.step, end, context.rank, context.world_size, c.run.seed)
+                    loader = torch.utils.data.DataLoader(
+                        samples, batch_sampler=sampler, num_workers=c.run.workers, collate_fn=collate,
+                        pin_memory=context.device.type == "cuda",
+                        generator=torch.Generator().manual_seed(c.run.seed * 1_000_003 + run.step),
+                        persistent_workers=False,
+                    )  # fmt: skip
+                    iterator = iter(loader)
+                    while run.step < end:
+                        waited = time.perf_counter()
+                        batch = next(iterator)
+                        started = time.perf_counter()
+                        loss = self._step(run, batch, epoch)
+                        run.step += 1
+                        finished = time.perf_counter()
+                        window["loss"] += loss
+                        window["images"] += c.optim.batch_size
+                        window["wait"] += started - waited
+                        window["busy"] += finished - started
+                        window["steps"] += 1
+                        if bar is not None:
+                            bar.update(1)
+                        if window["steps"] == _LOG_EVERY or run.step == end:
+                            record = self._train_record(window, run.step, epoch, run.optimizer)
+                            if bar is not None:
+                                bar.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{record['images_per_s']:.0f}",
+                                                wait=f"{100 * record['data_wait']:.0f}%")  # fmt: skip
+                            if context.is_main:
+                                log.append(record)
+                                records.append(record)
+                            window = dict.fromkeys(window, 0)
+                        if c.run.checkpoint_every and run.step % c.run.checkpoint_every == 0 and run.step != end:
+                            self._save(run)
+                    del iterator, loader
+                    if (epoch + 1) % c.run.eval_every == 0 or run.step == run.total:
+                        record = self._validate(run, epoch)
+                        if record is not None:
+                            if context.is_main:
+                                log.append(record)
+                                records.append(record)
+                            if record["mean_auc"] is not None and record["mean_auc"] > run.best["metric"]:
+                                run.best = {"metric": record["mean_auc"], "step": run.step}
+                                if context.is_main:
+                                    self._save_weight_set(run.model, "best", record)
+                    self._save(run)
+                    if context.is_main:
+                        plot_curves(records, self.out / "curves.png")
+            finally:
+                if bar is not None:
+                    bar.close()
+            if context.is_main:
+                self._save_weight_set(run.model, "last", None)
+                if self.data.valid is None:
+                    self._save_weight_set(run.model, "best", None)
+            distributed.barrier(context)
+            best_metric = run.best["metric"] if math.isfinite(run.best["metric"]) else math.nan
+            return TrainResult(
+                out=self.out, steps=run.step, best_metric=best_metric,
+                best_step=run.best["step"] if self.data.valid is not None else run.step,
+                best_weights=self.out / "best.safetensors", last_weights=self.out / "last.safetensors",
+                history=MetricsLog(self.out / "metrics.jsonl").read(),
+            )  # fmt: skip
         finally:
             run.guidance.close()
-            if bar is not None:
-                bar.close()
-        if context.is_main:
-            self._save_weight_set(run.model, "last", None)
-            if self.data.valid is None:
-                self._save_weight_set(run.model, "best", None)
-        distributed.barrier(context)
-        best_metric = run.best["metric"] if math.isfinite(run.best["metric"]) else math.nan
-        return TrainResult(
-            out=self.out, steps=run.step, best_metric=best_metric,
-            best_step=run.best["step"] if self.data.valid is not None else run.step,
-            best_weights=self.out / "best.safetensors", last_weights=self.out / "last.safetensors",
-            history=MetricsLog(self.out / "metrics.jsonl").read(),
-        )  # fmt: skip
 
     def _step(self, run: _Session, batch: dict[str, Any], epoch: int) -> float:
         """One optimiser step over this process's share of the global batch; returns the global loss."""
