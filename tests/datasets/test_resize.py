@@ -105,7 +105,7 @@ def test_masks_of_a_copy_follow_the_image(tmp_path):
 
 def _partial_writes(monkeypatch, after: int):
     """Make the (after+1)-th write leave a half-written temporary file and fail (disk full)."""
-    from xrayvision.io import write as write_module
+    from xrayvision import _atomic as write_module
 
     real = write_module.write_atomic
     calls = {"n": 0}
