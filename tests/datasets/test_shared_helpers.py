@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from xrayvision.datasets import Dataset
 from xrayvision.datasets._demographics import add_sex_columns, age_years
-from xrayvision.datasets._files import nrows_key, read_metadata_csv, require_folder
+from xrayvision.datasets._files import nrows_key, read_csv_arrow, read_metadata_csv, require_folder
 from xrayvision.errors import MetadataError, MissingImageError
 from xrayvision.fakedata.images import chest_xray_like, write_png
 
@@ -47,6 +48,43 @@ def test_read_metadata_csv_turns_parse_failures_into_metadata_errors(tmp_path: P
     with pytest.raises(MetadataError, match="X_Dataset: cannot parse .*missing.csv as the table"):
         read_metadata_csv(tmp_path / "missing.csv", "X_Dataset", "the table")
     assert nrows_key(None) == "all" and nrows_key(7) == "7"
+
+
+# Cells pandas and pyarrow read differently unless told: dates and times, booleans among
+# 1/0, an unnamed and an empty column, NA spellings, a quoted line break, digits as text.
+_AWKWARD_CSV = (
+    "id,date,time,flag,mixed,count,,empty,note,code\n"
+    "a,2019-01-02,10:00:00,True,1,1,x,,\"two\nlines\",007\n"
+    "b,2020-03-04,11:30:15,false,True,0,y,,n/a,010\n"
+    "c,,,TRUE,0,,z,,None,\n"
+)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_csv_arrow_gives_what_pandas_read_csv_gives(tmp_path: Path, compress: bool) -> None:
+    path = tmp_path / ("t.csv.gz" if compress else "t.csv")
+    path.write_bytes(gzip.compress(_AWKWARD_CSV.encode()) if compress else _AWKWARD_CSV.encode())
+    expected = pd.read_csv(path, dtype={"code": "str"})
+    pd.testing.assert_frame_equal(read_csv_arrow(path, "X", "t", text=("code",)), expected)
+    chosen = read_csv_arrow(path, "X", "t", columns=["note", "id"])
+    pd.testing.assert_frame_equal(chosen, pd.read_csv(path, usecols=["note", "id"])[["note", "id"]])
+    first = read_csv_arrow(path, "X", "t", text=("code",), nrows=2)
+    pd.testing.assert_frame_equal(first, pd.read_csv(path, dtype={"code": "str"}, nrows=2))
+
+
+def test_read_csv_arrow_leaves_odd_files_to_pandas_and_names_missing_columns(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,a,b\n1,2,3\n")
+    pd.testing.assert_frame_equal(read_csv_arrow(path, "X", "t"), pd.read_csv(path))
+    with pytest.raises(MetadataError, match=r"X: .*t.csv lacks column\(s\) \['nope'\]"):
+        read_csv_arrow(path, "X", "t", columns=["b", "nope"])
+    path.write_bytes(b"a,b\n1\n2,3\n")  # a row cut short: kept, padded with NaN
+    pd.testing.assert_frame_equal(read_csv_arrow(path, "X", "t"), pd.read_csv(path))
+    path.write_bytes(b"a,b\n1,2\n3,4,5,6\n")
+    with pytest.raises(MetadataError, match="X: cannot parse .*t.csv as t: .*Expected 2 fields in line 3"):
+        read_csv_arrow(path, "X", "t")
+    with pytest.raises(MetadataError, match="X: cannot parse .*absent.csv as t"):
+        read_csv_arrow(tmp_path / "absent.csv", "X", "t")
 
 
 class _FileDataset(Dataset):

@@ -77,29 +77,67 @@ PANDAS_NA_VALUES = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 )  # fmt: skip
+#: The cells ``pandas.read_csv`` reads as booleans by default (pyarrow's own also take 1 and 0).
+PANDAS_TRUE_VALUES = ("True", "TRUE", "true")
+PANDAS_FALSE_VALUES = ("False", "FALSE", "false")
 
 
 def read_csv_arrow(
-    path: PathLike, dataset: str, what: str, columns: Sequence[str], text: Collection[str] = ()
+    path: PathLike, dataset: str, what: str, columns: Sequence[str] | None = None, text: Collection[str] = (),
+    *, nrows: int | None = None,
 ) -> pd.DataFrame:
     """``pandas.read_csv(path, usecols=columns, dtype={c: "str" for c in text})``, parsed by
-    pyarrow's multi-threaded reader (twice as fast on PadChest's 99 MB).
+    pyarrow's multi-threaded reader (about twice as fast as pandas' C engine on 2 cores).
 
     pandas' own ``engine="pyarrow"`` cannot read cells spanning lines; this reader can.
-    Missing cells are pandas' default NA tokens; columns come back in ``columns`` order.
+    The result is what pandas would give: its default NA tokens and booleans, dates and
+    times kept as text, a column without a value as float NaN, an unnamed column as
+    ``Unnamed: <position>``. ``columns=None`` reads every column; otherwise they come back
+    in ``columns`` order. pandas reads what pyarrow refuses (rows cut short, which it pads
+    with NaN), a header that repeats a name (it renames the repeats) and a partial read
+    (``nrows``: pyarrow cannot stop early).
 
     Raises:
         MetadataError: the file cannot be parsed, or lacks one of ``columns`` (naming them).
     """
-    convert = pcsv.ConvertOptions(include_columns=list(columns), null_values=list(PANDAS_NA_VALUES),
-                                  strings_can_be_null=True, column_types={c: pa.string() for c in text})  # fmt: skip
+    if nrows is not None:
+        return _read_csv_pandas(path, dataset, what, columns, text, nrows=nrows)
+    text_types = {c: pa.string() for c in text}
     try:
-        table = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(newlines_in_values=True), convert_options=convert)
+        table = _arrow_csv(path, columns, text_types)
+        temporal = {field.name: pa.string() for field in table.schema if pa.types.is_temporal(field.type)}
+        if temporal:  # pyarrow infers dates and times, pandas keeps the text: read those as text
+            table = _arrow_csv(path, columns, {**text_types, **temporal})
     except (pa.ArrowException, OSError) as err:
         if "does not exist in CSV file" in str(err):  # a missing column: say which, as pandas would
-            require_columns(read_metadata_csv(path, dataset, what, nrows=0), columns, path, dataset)
-        raise MetadataError(f"{dataset}: cannot parse {path} as {what}: {err}") from err
-    return table.to_pandas()
+            require_columns(read_metadata_csv(path, dataset, what, nrows=0), columns or (), path, dataset)
+        # Rows cut short (pandas pads them with NaN, and the parsers note them) or a file
+        # that cannot be read: pandas reads it, or says why as a MetadataError.
+        return _read_csv_pandas(path, dataset, what, columns, text)
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(table.column_names)]
+    if len(set(names)) != len(names):
+        return _read_csv_pandas(path, dataset, what, columns, text)
+    frame = table.rename_columns(names).to_pandas()
+    for field, name in zip(table.schema, names):
+        if pa.types.is_null(field.type):  # no value in the whole column: pandas reads float NaN
+            frame[name] = frame[name].astype("float64")
+    return frame
+
+
+def _read_csv_pandas(
+    path: PathLike, dataset: str, what: str, columns: Sequence[str] | None, text: Collection[str], **options: object
+) -> pd.DataFrame:
+    table = read_metadata_csv(path, dataset, what, text=text, usecols=None if columns is None else list(columns),
+                              dtype={c: "str" for c in text}, **options)  # fmt: skip
+    return table if columns is None else table[list(columns)]
+
+
+def _arrow_csv(path: PathLike, columns: Sequence[str] | None, column_types: dict[str, pa.DataType]) -> pa.Table:
+    convert = pcsv.ConvertOptions(
+        include_columns=list(columns or ()), column_types=column_types, null_values=list(PANDAS_NA_VALUES),
+        strings_can_be_null=True, true_values=list(PANDAS_TRUE_VALUES), false_values=list(PANDAS_FALSE_VALUES),
+    )  # fmt: skip
+    return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(newlines_in_values=True), convert_options=convert)
 
 
 def nrows_key(nrows: int | None) -> str:

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from ._base import Dataset
 from ._chexpert_labels import CHEXPERT_PATHOLOGIES, CHEXPERT_SOURCE_FINDINGS, NO_FINDING, chexpert_label_matrix
-from ._files import read_metadata_csv, require_columns
+from ._files import read_csv_arrow, require_columns
 from ._problems import drop_duplicate_rows, note_missing, note_unknown_views
 from ._vocabulary import USE_INCLUDED_FILE
 
@@ -80,8 +80,8 @@ def parse_chexpert_table(path: Path) -> pd.DataFrame:
     Raises:
         MetadataError: a required column is missing.
     """
-    wanted = set(CHEXPERT_COLUMNS)
-    table = read_metadata_csv(path, "CheX_Dataset", "a CheXpert CSV", usecols=lambda c: c in wanted)
+    table = read_csv_arrow(path, "CheX_Dataset", "a CheXpert CSV", text=("Path", "Sex", "Frontal/Lateral", "AP/PA"))
+    table = table[[c for c in table.columns if c in CHEXPERT_COLUMNS]]  # the official files have no others
     require_columns(table, REQUIRED_COLUMNS, path, "CheX_Dataset")
     note_missing(table, ("Path", "Frontal/Lateral"), path)
     note_unknown_views(table, "Frontal/Lateral", FRONTAL_LATERAL_VALUES, path)

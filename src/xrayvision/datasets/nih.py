@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import DownloadError, MetadataError
 from ._base import Dataset, Transform
 from ._demographics import add_sex_columns, age_years
-from ._files import PathLike, read_metadata_csv, require_columns
+from ._files import PathLike, read_csv_arrow, read_metadata_csv, require_columns
 from ._masks import xywh_box_mask
 from ._problems import drop_duplicate_rows, note_missing, note_unknown_tokens, note_unknown_views
 from ._vocabulary import USE_INCLUDED_FILE
@@ -56,7 +56,7 @@ def read_data_entry(path: PathLike) -> pd.DataFrame:
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
-    table = read_metadata_csv(path, "NIH_Dataset", "Data_Entry CSV", text=_TEXT_COLUMNS)
+    table = read_csv_arrow(path, "NIH_Dataset", "Data_Entry CSV", text=_TEXT_COLUMNS)
     if "Patient Sex" in table.columns and "Patient Gender" not in table.columns:
         table = table.rename(columns={"Patient Sex": "Patient Gender"})
     require_columns(table, DATA_ENTRY_COLUMNS, path, "NIH_Dataset")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
-from ._files import PathLike, nrows_key, read_metadata_csv, require_columns
+from ._files import PathLike, nrows_key, read_csv_arrow, require_columns
 from ._problems import drop_duplicate_rows, note_missing, note_unknown_views
 from ._vocabulary import USE_INCLUDED_FILE
 
@@ -39,7 +39,7 @@ def read_google_labels(path: PathLike, nrows: int | None = None) -> pd.DataFrame
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
     strings = ("Image Index", "Finding Labels", "Patient Gender", "View Position", "Set Id", *GOOGLE_COLUMNS)
-    table = read_metadata_csv(path, "NIH_Google_Dataset", "a label CSV", nrows=nrows, text=strings)
+    table = read_csv_arrow(path, "NIH_Google_Dataset", "a label CSV", text=strings, nrows=nrows)
     require_columns(table, REQUIRED_COLUMNS, path, "NIH_Google_Dataset")
     note_missing(table, ("Image Index", "Patient ID", "View Position"), path)
     note_unknown_views(table, "View Position", NIH_GOOGLE_VIEWS, path)

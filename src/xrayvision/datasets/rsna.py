@@ -11,7 +11,7 @@ import pandas as pd
 from ..errors import DatasetError
 from ._base import Dataset, Transform
 from ._demographics import add_sex_columns, age_years
-from ._files import PathLike, nrows_key, read_metadata_csv, require_columns
+from ._files import PathLike, nrows_key, read_csv_arrow, read_metadata_csv, require_columns
 from ._masks import xywh_box_mask
 from ._problems import carry_problems, drop_duplicate_rows, note_missing, note_problem
 from ._problems import note_unknown_values, note_unknown_views
@@ -62,10 +62,9 @@ def read_header_table(path: PathLike, nrows: int | None = None) -> pd.DataFrame:
     Raises:
         MetadataError: the file cannot be parsed or lacks a needed column.
     """
-    table = read_metadata_csv(
-        path, "RSNA_Pneumonia_Dataset", "the DICOM-header CSV", nrows=nrows,
-        text=("PatientID", "ViewPosition"),
-    )  # fmt: skip
+    table = read_csv_arrow(
+        path, "RSNA_Pneumonia_Dataset", "the DICOM-header CSV", text=("PatientID", "ViewPosition"), nrows=nrows
+    )
     table = table.drop(columns=[c for c in table.columns if str(c).startswith("Unnamed:")])
     require_columns(table, HEADER_COLUMNS, path, "RSNA_Pneumonia_Dataset")
     note_missing(table, HEADER_COLUMNS, path)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import MetadataError
 from ._base import Dataset, Transform
-from ._files import PathLike, read_metadata_csv, require_columns
+from ._files import PathLike, read_csv_arrow, require_columns
 from ._masks import corner_box_mask
 from ._problems import carry_problems, note_missing, note_problem, value_examples
 from ._vocabulary import USE_INCLUDED_FILE
@@ -59,13 +59,10 @@ def read_annotations(path: PathLike, columns: Iterable[str] | None = None) -> pd
     Raises:
         MetadataError: the file cannot be parsed or lacks ``image_id``/``class_name``.
     """
-    options: dict[str, object] = {}
+    table = read_csv_arrow(path, "VinDr_Dataset", "annotation CSV", text=("image_id", "class_name", "rad_id"))
     if columns is not None:
         wanted = set(columns)
-        options["usecols"] = lambda name: name in wanted
-    table = read_metadata_csv(
-        path, "VinDr_Dataset", "annotation CSV", text=("image_id", "class_name", "rad_id"), **options
-    )
+        table = table[[c for c in table.columns if c in wanted]]
     require_columns(table, ["image_id", "class_name"], path, "VinDr_Dataset")
     note_missing(table, ["image_id", "class_name"], path)
     names = table["class_name"].dropna()
