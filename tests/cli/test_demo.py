@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -24,7 +26,9 @@ def test_demo_runs_offline_and_writes_what_it_says(tmp_path, capsys, monkeypatch
     assert out.count("validation AUC") == 2 and (tmp_path / "run" / "best.safetensors").is_file()
     assert isinstance(xrv.models.get_model(tmp_path / "run" / "best.safetensors"), xrv.models.DenseNet)
     # 7-9: an overlay, a Latent Shift GIF, a self-contained report
-    assert "agreement with the drawn" in out and "IoU" in out
+    assert "agreement with the drawn" in out and "a random map scores" in out
+    assert re.search(r"gradcam +IoU [0-9.]+ \[[0-9.]+, [0-9.]+\]", out)
+    assert re.search(r"integrated_gradients +IoU [0-9.]+ \[[0-9.]+, [0-9.]+\]", out)
     assert Image.open(tmp_path / "overlay.png").mode in ("RGB", "RGBA")
     gif = Image.open(tmp_path / "counterfactual.gif")
     assert gif.n_frames > 10 and gif.size[0] == 2 * 4 * 64  # the input beside each frame, 4x
