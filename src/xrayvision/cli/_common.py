@@ -25,6 +25,18 @@ def existing_file(text: str) -> Path:
     return path
 
 
+def output_folder(text: str) -> Path:
+    """argparse ``type=`` for an output folder: it may not exist yet (it is created), but
+    neither it nor a parent may be an existing file."""
+    path = Path(text).expanduser()
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise argparse.ArgumentTypeError(f"{part} is a file, not a folder: choose another output folder")
+            break
+    return path
+
+
 def print_table(rows: list[tuple[str, ...]]) -> None:
     """Left-aligned columns, two spaces apart; the first row is the header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

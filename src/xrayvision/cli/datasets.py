@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import DatasetError, ImageReadError, MissingImageError
 from . import metadata
-from ._common import UsageError, add_progress_flag, plain_text, wrapped
+from ._common import UsageError, add_progress_flag, output_folder, plain_text, wrapped
 
 #: Card fields shown by ``list``, in order.
 CARD_FIELDS = ("source", "licence", "layout", "labels")
@@ -384,7 +384,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     resize = commands.add_parser("resize", help="write a centre-cropped, resized copy of the images")
     _add_dataset_arguments(resize)
-    resize.add_argument("--out", required=True, help="folder of the copy (rerun to resume)")
+    resize.add_argument("--out", required=True, type=output_folder, help="folder of the copy (rerun to resume)")
     resize.add_argument("--size", type=int, default=224, help="output side in pixels (default 224)")
     resize.add_argument("--bits", type=int, choices=(16, 8), default=16,
                         help="PNG depth: 16 keeps values within 0.016 (default), 8 within 4.02")

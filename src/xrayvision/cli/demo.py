@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ._common import output_folder
+
 #: Side of the phantom images the demo trains on.
 PHANTOM_SIZE = 64
 #: Findings the demo's classifier learns.
@@ -36,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", type=Path, default=Path("xrv-demo"), help="output folder (default: ./xrv-demo)")
+    parser.add_argument("--out", type=output_folder, default=Path("xrv-demo"), help="output folder (default: ./xrv-demo)")
     parser.add_argument("--patients", type=int, default=12, help="patients of the NIH-layout dataset (default: 12)")
     parser.add_argument("--images", type=int, default=800, help="phantom images to train on (default: 800)")
     parser.add_argument("--epochs", type=int, default=6, help="training epochs on the phantom (default: 6)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_progress_flag
+from ._common import add_progress_flag, output_folder
 
 from ._data_args import add_dataset_arguments, datasets_from_arguments
 
@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--weights", action="append", required=True, metavar="NAME|FILE",
                         help="a registry name or a weight file (repeat to compare models)")  # fmt: skip
     add_dataset_arguments(parser, default_split="test")
-    parser.add_argument("--out", default="xrv-evaluation", help="folder for auc.csv, auc.md and the ROC curves")
+    parser.add_argument("--out", type=output_folder, default="xrv-evaluation", help="folder for auc.csv, auc.md and the ROC curves")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--batch-size", type=int, default=32)

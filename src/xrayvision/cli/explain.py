@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._common import output_folder
+
 _DEFAULT_WEIGHTS = "densenet121-res224-all"
 _DEFAULT_AUTOENCODER = "101-elastic"
 #: Command-line method names -> library method names.
@@ -45,7 +47,7 @@ def register(subparsers: Any) -> None:
         "--autoencoder", default=_DEFAULT_AUTOENCODER,
         help=f"for latentshift: autoencoder weights, registry name or file (default {_DEFAULT_AUTOENCODER})",
     )  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("xrv-explain"), help="output folder (default ./xrv-explain)")
+    parser.add_argument("--out", type=output_folder, default=Path("xrv-explain"), help="output folder (default ./xrv-explain)")
     parser.add_argument("--report", action="store_true", help="also write a self-contained report.html")
     parser.add_argument(
         "--output", choices=("model", "logit", "probability", "calibrated"), default="model",

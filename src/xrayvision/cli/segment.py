@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._common import output_folder
+
 _DEFAULT_WEIGHTS = "chestx_det"
 
 
@@ -23,7 +25,7 @@ def register(subparsers: Any) -> None:
         "are reported on stderr and skipped (exit status 1 at the end).",
     )
     parser.add_argument("inputs", nargs="+", metavar="IMAGE|FOLDER|GLOB")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if needed)")
+    parser.add_argument("--out", required=True, type=output_folder, metavar="DIR", help="folder to write into (created if needed)")
     parser.add_argument(
         "--weights",
         default=_DEFAULT_WEIGHTS,
