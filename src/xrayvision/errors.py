@@ -121,7 +121,7 @@ class UnknownNameError(XRVError, KeyError):
         message = f"unknown {kind} {name!r}"
         if close:
             message += f"; did you mean {', '.join(repr(c) for c in close)}?"
-        message += f" Valid {kind} names: {', '.join(self.valid)}"
+        message += f"{'' if close else ';'} choose one of: {', '.join(self.valid)}"
         super().__init__(message)
 
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message

@@ -172,7 +172,7 @@ def test_output_types_of_a_calibrated_classifier(image):
 
 
 def test_requests_that_cannot_be_explained(tiny_cnn, image):
-    with pytest.raises(KeyError, match="Valid attribution method names: .*integrated_gradients"):
+    with pytest.raises(KeyError, match="choose one of: .*integrated_gradients"):
         attribute(tiny_cnn, image, "Effusion", "lime")
     with pytest.raises(ExplainError, match="untrained slot"):
         attribute(tiny_cnn, image, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -233,5 +234,30 @@ def test_predict_with_a_baseline_through_the_registry(folder, capsys, cache_dir)
 
 
 def test_predict_refuses_segmentation_models(folder, capsys):
-    assert main(["predict", str(folder / "a.png"), "--weights", "chestx_det"]) == 1
-    assert "xrv segment" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(folder / "a.png"), "--weights", "chestx_det"])
+    assert stop.value.code == 2
+    assert "chestx_det is a segmentation model, not a classifier: use `xrv segment`" in capsys.readouterr().err
+
+
+def test_predict_refuses_calibrated_output_without_thresholds(folder, checkpoint, tmp_path, capsys):
+    _, model = checkpoint
+    uncalibrated = copy.deepcopy(model)
+    uncalibrated.op_threshs = None
+    path = xrv.models.save_model(uncalibrated, tmp_path / "uncalibrated")
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(folder / "a.png"), "--weights", str(path), "--output", "calibrated"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "no calibration thresholds" in err and "xrv calibrate" in err
+
+
+@pytest.mark.parametrize("command", ["predict", "segment", "explain"])
+def test_a_folder_without_images_is_an_error_not_an_empty_result(tmp_path, capsys, command):
+    (tmp_path / "nested" / "inner").mkdir(parents=True)
+    write_png(tmp_path / "nested" / "inner" / "a.png", chest_xray_like((64, 64), seed=1))
+    options = {"predict": [], "segment": ["--out", str(tmp_path / "out")],
+               "explain": ["--out", str(tmp_path / "out"), "--target", "Effusion"]}  # fmt: skip
+    assert main([command, str(tmp_path / "nested"), *options[command]]) == 1
+    assert "no image file in this folder (subfolders are not searched" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ import math
 import sys
 from typing import Any
 
-from ._common import add_progress_flag
+from ._common import UsageError, add_progress_flag
 
 _DEFAULT_WEIGHTS = "densenet121-res224-all"
 
@@ -54,6 +54,11 @@ def _set_output(model: Any, output: str) -> None:
 
     modes = getattr(model, "output_modes", None)
     if modes is None:  # the core classifiers: calibration and sigmoid switches
+        if output == "calibrated" and getattr(model, "op_threshs", None) is None:
+            raise UsageError(
+                "--output calibrated: these weights have no calibration thresholds (op_threshs); "
+                "use --output probabilities, or compute thresholds with `xrv calibrate`"
+            )
         if output != "calibrated":
             model.op_threshs = None
             model.apply_sigmoid = output == "probabilities"
@@ -76,9 +81,10 @@ def load_classifier(weights: str, cache_dir: str | None) -> Any:
     from ..models._builders import list_models, resolve_entry
 
     entry, _ = resolve_entry(weights)
+    if entry.task == "segmentation":
+        raise UsageError(f"{weights} is a segmentation model, not a classifier: use `xrv segment`")
     if entry.task not in ("classification", "regression"):
-        hint = " (use `xrv segment`)" if entry.task == "segmentation" else ""
-        raise UnknownNameError(f"classifier{hint}", weights, list_models("classification") + list_models("regression"))
+        raise UnknownNameError("classifier", weights, list_models("classification") + list_models("regression"))
     return entry.builder(weights=weights, cache_dir=cache_dir).eval()
 
 

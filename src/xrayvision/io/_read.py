@@ -41,7 +41,7 @@ def _decode_any(
                                      fix_monochrome=fix_monochrome, has_marker=False), 0
     raise UnsupportedImageError(
         label,
-        f"not a PNG, JPEG or DICOM file (it starts with {data[:16]!r})",
+        f"not an image file of a kind xrayvision reads (it starts with {data[:16]!r})",
         "xrayvision reads PNG, JPEG, GIF, BMP, TIFF and DICOM images",
     )
 

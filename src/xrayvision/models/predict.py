@@ -23,15 +23,21 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     """Files named by ``inputs``: a file, a folder (its image files, sorted), or a glob.
 
     Raises:
-        FileNotFoundError: an input matches nothing.
+        FileNotFoundError: an input matches nothing (a folder: holds no image file).
     """
     files: list[Path] = []
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            files += sorted(
+            found = sorted(
                 p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
             )
+            if not found:
+                raise FileNotFoundError(
+                    f"{item}: no image file in this folder (subfolders are not searched: name them, "
+                    f"or use a glob such as '{path / '**' / '*.png'}')"
+                )
+            files += found
         elif path.is_file():
             files.append(path)
         else:
