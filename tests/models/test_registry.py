@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import xrayvision as xrv
 from xrayvision.datasets import default_pathologies
-from xrayvision.errors import UnknownNameError
+from xrayvision.errors import UnknownNameError, WeightsNotFoundError
 from xrayvision.models._registry import all_weights
 
 CORE = [w for w in all_weights() if w.kind == "classifier"]
@@ -76,6 +77,16 @@ def test_unknown_names_suggest_close_ones():
         xrv.models.get_weights("nope")
     with pytest.raises(UnknownNameError, match="jfhealthcare"):
         xrv.models.get_model("jfhealthcar")
+    with pytest.raises(UnknownNameError, match=r"unknown model 'jfhealthcar'; did you mean 'jfhealthcare'\? choose one of: "):
+        xrv.models.get_model("jfhealthcar")
+
+
+@pytest.mark.parametrize("missing", ["run/best.safetensors", "model.pt", Path("weights")])
+def test_a_missing_weight_file_is_not_an_unknown_name(missing):
+    with pytest.raises(WeightsNotFoundError, match=f"weights file '{missing}' does not exist; check the path"):
+        xrv.models.get_model(missing)
+    with pytest.raises(FileNotFoundError):
+        xrv.models.DenseNet(weights=missing)
 
 
 def test_listings():

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import UnknownNameError, WeightsFormatError
+from ..errors import UnknownNameError, WeightsFormatError, WeightsNotFoundError
 from ._registry import Weights, _registry
 
 #: Pre-2019 torchvision pickles name dense-layer children ``norm.1`` instead of ``norm1``.
@@ -30,6 +30,7 @@ def resolve(weights: str | os.PathLike | Weights) -> tuple[Weights | None, Path 
     ``nih-pc-...-best.pt``) gets that record's labels, thresholds and resolution.
 
     Raises:
+        WeightsNotFoundError: a path (a folder in it or a weight-file suffix) that does not exist.
         UnknownNameError: neither a registry name nor an existing file.
     """
     if isinstance(weights, Weights):
@@ -43,7 +44,23 @@ def resolve(weights: str | os.PathLike | Weights) -> tuple[Weights | None, Path 
             path = path.with_suffix(".safetensors")
         match = next((w for w in records if w.filename == path.name), None)
         return match, path
+    if _looks_like_a_path(weights):
+        raise WeightsNotFoundError(
+            f"weights file {str(weights)!r} does not exist; check the path (registry names, which "
+            "`xrv weights list` shows, have no folder or file suffix)"
+        )
     raise UnknownNameError("weights", weights, by_name)
+
+
+#: Suffixes of weight files (a name ending so is a path, not a registry name).
+_WEIGHT_SUFFIXES = {".pt", ".pth", ".tar", ".ckpt", ".bin", ".safetensors", ".json", ".zip", ".onnx"}
+
+
+def _looks_like_a_path(weights: object) -> bool:
+    if isinstance(weights, os.PathLike):
+        return True
+    text = str(weights)
+    return "/" in text or os.sep in text or Path(text).suffix.lower() in _WEIGHT_SUFFIXES
 
 
 def fetch_file(weights: Weights, cache_dir: str | os.PathLike | None = None, *, progress: bool | None = None) -> Path:
