@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import pytest
@@ -45,7 +46,7 @@ def test_refused_until_trusted_then_loads_until_changed():
         riken.AgeModel()
     message = str(refused.value)
     assert "TorchScript" in message and sha256sum(path) in message
-    assert f"xrv weights import --trust {path}" in message and "AgeModel(trust_torchscript=True)" in message
+    assert f"xrv weights import {path} --name riken --trust" in message and "AgeModel(trust_torchscript=True)" in message
     model = riken.AgeModel(trust_torchscript=True)
     assert trust.is_trusted(sha256sum(path)) and not model.training and model.targets == ["Age"]
     with torch.no_grad():
@@ -85,6 +86,23 @@ def test_cli_import_with_trust(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_status:  # a usage error: argparse's own path
         main(["weights", "import", str(state), "--trust"])
     assert exit_status.value.code == 2 and "--trust is for TorchScript files" in capsys.readouterr().err
+
+
+def test_the_refusal_names_a_command_that_works(tmp_path, capsys):
+    path = _script(tmp_path / "my-age-model.pt")  # not the published file name
+    with pytest.raises(UnsafeWeightsError) as refused:
+        riken.AgeModel(weights=path)
+    command = re.search(r"`xrv (weights import .+?)`", str(refused.value)).group(1).split()
+    assert main(command) == 0
+    assert riken.AgeModel(weights=path).targets == ["Age"]
+
+
+def test_an_import_refusal_names_the_users_file(tmp_path, capsys):
+    state = tmp_path / "dn.pt"
+    torch.save({"w": torch.zeros(1)}, state)
+    assert main(["weights", "import", str(state), "--name", "riken"]) == 1
+    err = capsys.readouterr().err
+    assert f"{state} is not a TorchScript archive" in err and ".part" not in err
 
 
 def test_trust_record_format(tmp_path):

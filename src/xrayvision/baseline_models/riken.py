@@ -3,7 +3,7 @@
 The published file is a TorchScript archive (a SENet-154 traced to fp32); the network is
 not re-implemented. TorchScript is code, so it is loaded only when its SHA-256 is pinned
 by the registry or the user has trusted this exact file once: pass
-``AgeModel(trust_torchscript=True)`` or run ``xrv weights import --trust FILE``. The
+``AgeModel(trust_torchscript=True)`` or run ``xrv weights import FILE --name riken --trust``. The
 trust is recorded per content in the cache folder (:mod:`xrayvision.hub.trust`); a
 changed file is refused again. The model is loaded to the CPU and put in eval mode (the
 reference did neither). Spec models.md §8.7.
@@ -45,10 +45,11 @@ def load_trusted_torchscript(
     if not pinned and not trust.is_trusted(digest, cache_dir):
         if not trust_now:
             source = f" (from {record.url})" if record is not None and record.url else ""
+            name = record.name if record is not None else "riken"
             raise UnsafeWeightsError(
                 f"{path}{source} is a TorchScript archive: code that runs when it is loaded. Its SHA-256 "
                 f"{digest} is not pinned by xrayvision and you have not trusted it. If you trust this "
-                f"file, run `xrv weights import --trust {path}` once, or pass "
+                f"file, run `xrv weights import {path} --name {name} --trust` once, or pass "
                 "AgeModel(trust_torchscript=True); it then loads for as long as its content is unchanged"
             )
         trust.trust_file(path, cache_dir)

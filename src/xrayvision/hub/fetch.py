@@ -108,7 +108,9 @@ def _accept(
         try:
             check.run(candidate)
         except (WeightsFormatError, UnsafeWeightsError) as err:
-            raise type(err)(f"{resource.filename} from {source} was refused: {err}") from err
+            # The check saw the temporary copy; the user knows the file by its source.
+            reason = str(err).replace(str(candidate), source)
+            raise type(err)(f"{resource.filename} from {source} was refused: {reason}") from err
         if check.complete:
             record_digest(folder, resource, digest)
             logger.info("recorded SHA-256 %s for %s (%s)", digest, resource.filename, check.description)

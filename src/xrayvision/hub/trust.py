@@ -2,7 +2,7 @@
 
 A TorchScript file is code, so xrayvision runs one only when its digest is pinned by
 the registry or the user has trusted that exact file once (``trust_file``: the
-``AgeModel(trust_torchscript=True)`` argument, or ``xrv weights import --trust FILE``).
+``AgeModel(trust_torchscript=True)`` argument, or ``xrv weights import FILE --name riken --trust``).
 Trust is per content, not per name: a replaced file is refused again.
 
 The record is one small text file in the cache folder, ``trusted-code.sha256``, one
