@@ -106,6 +106,20 @@ def test_cli_masks_equal_the_library(tmp_path, capsys, pspnet_in_cache):
         assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "x" / name)) > 0, masks[index])
 
 
+def test_cli_reads_a_checkpoint_under_a_name_of_its_own(tmp_path, capsys, pspnet_in_cache):
+    write_png(tmp_path / "x.png", chest_xray_like((64, 64), seed=3))
+    mine = tmp_path / "psp.pth"
+    torch.save(pspnet_in_cache.state_dict(), mine)
+    assert main(["segment", str(tmp_path / "x.png"), "--out", str(tmp_path / "out"), "--weights", str(mine)]) == 0
+    assert (tmp_path / "out" / "x" / "13_spine.png").is_file()
+    other = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, other)
+    assert main(["segment", str(tmp_path / "x.png"), "--out", str(tmp_path / "out"), "--weights", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert f"{other} fits none of the segmentation models" in err
+    assert "as pspnet-resnet101:" in err and "as cxas-unet-resnet50:" in err
+
+
 def test_cli_refuses_classifiers_duplicates_and_bad_thresholds(tmp_path, capsys, monkeypatch):
     write_png(tmp_path / "a" / "x.png", chest_xray_like((64, 64), seed=1))
     write_png(tmp_path / "b" / "x.png", chest_xray_like((64, 64), seed=2))

@@ -38,15 +38,31 @@ def register(subparsers: Any) -> None:
 
 
 def _load_model(weights: str, cache_dir: str | None) -> Any:
-    from ..errors import UnknownNameError
+    from ..errors import UnknownNameError, WeightsFormatError
     from ..models._builders import list_models, resolve_entry
 
     entry, record = resolve_entry(weights)
-    if entry.task != "segmentation":
-        raise UnknownNameError("segmentation model", weights, list_models("segmentation"))
+    names = list_models("segmentation")
+    if entry.task == "segmentation":
+        candidates = [entry]
+    elif record is None and Path(weights).expanduser().is_file():
+        # A checkpoint under a name of its own says nothing of its network: the one it fits.
+        candidates = [resolve_entry(name)[0] for name in names]
+    else:
+        raise UnknownNameError("segmentation model", weights, names)
     if record is not None and record.licence_notice:
         print(f"xrv segment: note: {record.licence_notice}", file=sys.stderr)
-    model = entry.builder(weights=weights, cache_dir=cache_dir)
+    refusals = []
+    for candidate in candidates:
+        try:
+            model = candidate.builder(weights=weights, cache_dir=cache_dir)
+            break
+        except WeightsFormatError as error:
+            if len(candidates) == 1:
+                raise
+            refusals.append(f"as {candidate.architecture}: {error}")
+    else:
+        raise WeightsFormatError(f"{weights} fits none of the segmentation models ({'; '.join(refusals)})")
     model.warn_on_resize = False  # every image is resized to the model's resolution, by design
     return model
 
