@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import xrayvision as xrv
-from xrayvision.errors import ModelInputError
+from xrayvision.errors import ModelInputError, WeightsFormatError
 
 
 def test_shapes_range_and_the_library_interface():
@@ -40,3 +40,16 @@ def test_fitting_lowers_the_reconstruction_error_and_leaves_the_global_rng_alone
     assert error(fitted) < 0.5 * baseline
     again = xrv.autoencoders.fit_autoencoder(images, epochs=8, batch_size=16, seed=1)  # a tensor works too
     assert all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), again.state_dict().values()))
+
+
+def test_a_saved_autoencoder_comes_back_with_its_shape_and_weights(tmp_path):
+    saved = xrv.autoencoders.ConvAutoencoder(width=8, depth=2, input_resolution=32).eval()
+    path = xrv.models.save_model(saved, tmp_path / "ae")
+    x = torch.rand(2, 1, 32, 32) * 2048 - 1024
+    for loaded in (xrv.models.get_model(path), xrv.autoencoders.ConvAutoencoder(weights=path)):
+        assert isinstance(loaded, xrv.autoencoders.ConvAutoencoder) and not loaded.training
+        assert loaded.depth == 2 and loaded.input_resolution == 32
+        assert torch.equal(loaded(x)["out"], saved(x)["out"])
+    classifier = xrv.models.save_model(xrv.models.DenseNet(weights=None), tmp_path / "dn")
+    with pytest.raises(WeightsFormatError, match="not a ConvAutoencoder weight set.*'densenet121'"):
+        xrv.autoencoders.ConvAutoencoder(weights=classifier)

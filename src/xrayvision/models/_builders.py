@@ -35,6 +35,7 @@ BUILDER_MODULES = (
     "xrayvision.models.densenet",
     "xrayvision.models.resnet",
     "xrayvision.models.autoencoder",
+    "xrayvision.models.small_autoencoder",
     "xrayvision.baseline_models.jfhealthcare",
     "xrayvision.baseline_models.chexpert",
     "xrayvision.baseline_models.chestx_det",

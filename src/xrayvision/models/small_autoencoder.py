@@ -9,6 +9,7 @@ with the published recipe's loss (squared plus absolute error, "elastic") in sec
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,24 +17,47 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ModelInputError
+from ..errors import ModelInputError, WeightsFormatError
+from ._builders import register_model
 
 
+@register_model("convautoencoder", task="autoencoder")
 class ConvAutoencoder(nn.Module):
     """Strided convolutions down, transposed convolutions up: ``[B, 1, R, R]`` in [-1024, 1024].
+
+    Saved with ``xrv.models.save_model(model, path)``, it comes back with
+    ``xrv.models.get_model(path)`` (or ``ConvAutoencoder(weights=path)``), width, depth
+    and resolution included, and serves ``xrv explain --autoencoder path``.
 
     Args:
         width: channels of the first layer (doubled at each level, at most ``8 * width``).
         depth: halvings of the image side (R must be a multiple of ``2 ** depth``).
         input_resolution: the side it was fitted at (recorded; inputs of another size that
             fit the depth still work).
+        weights: a weight set saved from a ConvAutoencoder (its recorded width, depth and
+            resolution replace the arguments); None for an untrained network.
+        cache_dir: unused (the weights are a local file); accepted like every builder's.
 
     The interface is the library autoencoder's: :meth:`encode`, :meth:`decode` and
     ``forward(x) -> {"z", "out"}``.
     """
 
-    def __init__(self, width: int = 16, depth: int = 3, input_resolution: int | None = None):
+    architecture = "convautoencoder"
+
+    def __init__(
+        self,
+        width: int = 16,
+        depth: int = 3,
+        input_resolution: int | None = None,
+        *,
+        weights: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike | None = None,
+    ):
         super().__init__()
+        config = _saved_config(weights) if weights is not None else {}
+        options = config.get("architecture_options") or {}
+        width, depth = int(options.get("width", width)), int(options.get("depth", depth))
+        input_resolution = config.get("input_resolution", input_resolution)
         if width < 1 or depth < 1:
             raise ValueError(f"width and depth must be positive, got {width} and {depth}")
         widths = [min(width * 2**i, 8 * width) for i in range(depth)]
@@ -53,6 +77,12 @@ class ConvAutoencoder(nn.Module):
         self.encoder, self.decoder = nn.Sequential(*down), nn.Sequential(*up)
         self.depth = depth
         self.input_resolution = input_resolution
+        self.build_options = {"width": width, "depth": depth}  # recorded by save_model
+        if weights is not None:
+            from ._loading import load_weight_set
+
+            load_weight_set(weights, self)
+            self.weights = str(weights)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Latent code ``[B, C, R / 2**depth, R / 2**depth]``.
@@ -75,6 +105,20 @@ class ConvAutoencoder(nn.Module):
         """``{"z": encode(x), "out": decode(z)}``."""
         z = self.encode(x)
         return {"z": z, "out": self.decode(z)}
+
+
+def _saved_config(weights: str | os.PathLike) -> dict[str, Any]:
+    """The record of a ConvAutoencoder weight set (architecture checked)."""
+    from ._loading import resolve, weight_set_config
+
+    _, path = resolve(weights)
+    config = weight_set_config(path) if path is not None else {}
+    if config.get("architecture") != ConvAutoencoder.architecture:
+        raise WeightsFormatError(
+            f"{weights} is not a ConvAutoencoder weight set (xrv.models.save_model writes one); "
+            f"its record names {config.get('architecture')!r}"
+        )
+    return config
 
 
 def _as_images(images: Any) -> torch.Tensor:
