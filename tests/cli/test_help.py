@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from xrayvision.cli import _COMMANDS, main
@@ -21,3 +24,21 @@ def test_each_command_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0 and command in capsys.readouterr().out
+
+
+def test_warnings_read_as_lines_of_the_command_and_the_format_is_restored():
+    code = (
+        "import sys, warnings\n"
+        "import xrayvision.cli as cli, xrayvision.cli.cache as cache\n"
+        "def run(args):\n"
+        "    warnings.warn('the metadata has 3 odd rows', UserWarning)\n"
+        "    return 0\n"
+        "cache.run_info = run\n"
+        "before = warnings.formatwarning\n"
+        "status = cli.main(['cache', 'info'])\n"
+        "assert warnings.formatwarning is before\n"
+        "sys.exit(status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "xrv cache: warning: the metadata has 3 odd rows\n"

@@ -7,6 +7,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 
 from .._version import __version__
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # Warnings read as the command's own lines, not as a source file and line of the library.
+    # (formatwarning only: code that records warnings, such as pytest's, is unaffected.)
+    formatwarning, warnings.formatwarning = warnings.formatwarning, _command_warning(args.command)
     try:
         return int(args.func(args) or 0)
     except UsageError as error:
@@ -61,7 +65,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        warnings.formatwarning = formatwarning
     return 2  # pragma: no cover - usage_parser.error never returns
+
+
+def _command_warning(command: str):  # noqa: ANN202 - warnings.formatwarning's signature
+    def format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+        return f"xrv {command}: warning: {message}\n"
+
+    return format_warning
 
 
 if __name__ == "__main__":  # pragma: no cover
