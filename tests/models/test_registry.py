@@ -11,7 +11,7 @@ import pytest
 
 import xrayvision as xrv
 from xrayvision.datasets import default_pathologies
-from xrayvision.errors import UnknownNameError, WeightsNotFoundError
+from xrayvision.errors import UnknownNameError, WeightsFormatError, WeightsNotFoundError
 from xrayvision.models._registry import all_weights
 
 CORE = [w for w in all_weights() if w.kind == "classifier"]
@@ -165,3 +165,12 @@ def test_get_densenet_params_refuses_unknown_names():
     for name in ("densenet12", "densenet", "resnet50"):
         with pytest.raises(ValueError, match="densenet121"):  # the reference answered DenseNet-121
             xrv.models.get_densenet_params(name)
+
+
+def test_a_weight_set_copied_without_its_record_says_so(tmp_path):
+    saved = xrv.models.save_model(xrv.models.DenseNet(weights=None), tmp_path / "run" / "best")
+    alone = tmp_path / "copy" / "best.safetensors"
+    alone.parent.mkdir()
+    alone.write_bytes(saved.read_bytes())
+    with pytest.raises(WeightsFormatError, match=r"an xrayvision weight set without its record best.json .*copy both files"):
+        xrv.models.get_model(alone)

@@ -14,6 +14,7 @@ import argparse
 from typing import Any
 
 from ..errors import ConfigError
+from ._common import UsageError
 
 
 class _DatasetGroup(argparse.Action):
@@ -50,9 +51,82 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default_split: str) -
     group.add_argument("--option", dest="option", action=_DatasetGroup, metavar="KEY=VALUE",
                        help="another keyword of the dataset class")  # fmt: skip
     group.add_argument("--config", help="take the datasets of a training run (its config.toml)")
-    group.add_argument("--split", choices=("train", "valid", "test", "all"), default=default_split,
+    group.add_argument("--split", choices=("train", "valid", "test", "all"), default=None,
                        help=f"with --config: which patient split (default: {default_split})")  # fmt: skip
-    parser.set_defaults(datasets=None)
+    parser.set_defaults(datasets=None, default_split=default_split)
+
+
+def count(minimum: int):  # noqa: ANN201 - an argparse type
+    """argparse ``type=``: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def setup_device(device: str) -> Any:
+    """The process context for ``--device`` (errors name the flag, not the config key)."""
+    from ..train import distributed
+
+    try:
+        return distributed.setup(device)
+    except ConfigError as error:
+        raise UsageError(str(error).replace("run.device = ", "--device ").replace("run.device", "--device")) from error
+
+
+def load_model(weights: str, config_path: str | None) -> Any:
+    """The model of ``--weights``. A weight set of a network built by a factory
+    (``model.factory`` of a training run) is rebuilt from the run's ``--config``, which
+    names that factory: the user chose to run it; a weight file alone never runs code.
+
+    Raises:
+        WeightsFormatError: a factory weight set without the ``--config`` of its run.
+    """
+    from pathlib import Path
+
+    from ..errors import WeightsFormatError
+    from ..models import get_model
+    from ..models._loading import load_weight_set, weight_set_config
+
+    try:
+        return get_model(weights)
+    except WeightsFormatError:
+        factory = (weight_set_config(Path(weights)).get("recipe") or {}).get("factory") if Path(weights).is_file() else None
+        if not factory:
+            raise
+        if config_path is None:
+            raise WeightsFormatError(
+                f"{weights} holds a network built by the factory {factory!r}: pass --config RUN/config.toml, "
+                "the configuration of the run that trained it, to rebuild that network"
+            ) from None
+    from ..train.config import load_config
+    from ..train.model import build_model
+
+    config = load_config(config_path)
+    if config.model.factory != factory:
+        raise WeightsFormatError(f"{weights} was built by {factory!r}, but {config_path} names {config.model.factory!r}")
+    labels = list(weight_set_config(Path(weights)).get("labels") or [])
+    return load_weight_set(weights, build_model(config.model, labels, config.data.resolution, config.run.seed))
+
+
+def check_dataset_arguments(args: argparse.Namespace) -> None:
+    """Refuse contradictory dataset options before any work (loading a model takes a while).
+
+    Raises:
+        ConfigError: neither datasets nor ``--config`` given, or both.
+        UsageError: ``--split`` without ``--config``.
+    """
+    if bool(args.datasets) == bool(args.config):
+        raise ConfigError("give either --dataset NAME --imgpath DIR (repeatable) or --config RUN/config.toml")
+    if args.split is not None and not args.config:
+        raise UsageError("--split chooses a split of a training run: it needs --config RUN/config.toml")
 
 
 def datasets_from_arguments(args: argparse.Namespace, resolution: int) -> dict[str, Any]:
@@ -64,21 +138,21 @@ def datasets_from_arguments(args: argparse.Namespace, resolution: int) -> dict[s
     from ..train.config import DatasetSpec, load_config
     from ..train.data import build_dataset, build_training_data, pixel_transform
 
+    check_dataset_arguments(args)
     groups = args.datasets or []
-    if bool(groups) == bool(args.config):
-        raise ConfigError("give either --dataset NAME --imgpath DIR (repeatable) or --config RUN/config.toml")
+    split = args.split or args.default_split
     if args.config:
         config = load_config(args.config, [f"data.resolution={resolution}", "data.augment=false"])
         data = build_training_data(config.data, config.run.seed, "dataset")
-        if args.split == "all":
+        if split == "all":
             from ..datasets import MergeDataset
 
             parts = [d for d in (data.train, data.valid, data.test) if d is not None]
             return {f"{' + '.join(s.name for s in config.data.datasets)} (all)": MergeDataset(parts)}
-        chosen = getattr(data, args.split)
+        chosen = getattr(data, split)
         if chosen is None:
-            raise ConfigError(f"the run {args.config} has no {args.split} split (its data.split gives it no patients)")
-        return {f"{' + '.join(s.name for s in config.data.datasets)} ({args.split})": chosen}
+            raise ConfigError(f"the run {args.config} has no {split} split (its data.split gives it no patients)")
+        return {f"{' + '.join(s.name for s in config.data.datasets)} ({split})": chosen}
     datasets = {}
     transform = pixel_transform(resolution)
     for i, group in enumerate(groups):

@@ -12,7 +12,9 @@ from typing import Any
 
 from ._common import add_progress_flag, output_folder
 
-from ._data_args import add_dataset_arguments, datasets_from_arguments
+from ._data_args import (
+    add_dataset_arguments, check_dataset_arguments, count, datasets_from_arguments, load_model, setup_device,
+)
 
 _EXAMPLE = """\
 examples:
@@ -31,27 +33,29 @@ def register(subparsers: Any) -> None:
                         help="a registry name or a weight file (repeat to compare models)")  # fmt: skip
     add_dataset_arguments(parser, default_split="test")
     parser.add_argument("--out", type=output_folder, default="xrv-evaluation", help="folder for auc.csv, auc.md and the ROC curves")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
+    parser.add_argument("--bootstrap", type=count(0), default=1000, help="bootstrap resamples (0: no intervals)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers per process")
+    parser.add_argument("--batch-size", type=count(1), default=32)
+    parser.add_argument("--workers", type=count(0), default=2, help="DataLoader workers per process")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
     add_progress_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     import pandas as pd
 
-    from ..models import get_model
     from ..train import distributed
     from ..train.evaluation import Evaluation, evaluate_model, scoring_mode
 
-    context = distributed.setup(args.device)
+    check_dataset_arguments(args)
+    context = setup_device(args.device)
     try:
         results = []
         for weights in args.weights:
-            model = scoring_mode(get_model(weights)).to(context.device)
+            model = scoring_mode(load_model(weights, args.config)).to(context.device)
             datasets = datasets_from_arguments(args, int(getattr(model, "input_resolution", None) or 224))
             results.append(evaluate_model(
                 model, datasets, name=weights, context=context, batch_size=args.batch_size, workers=args.workers,
@@ -61,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             merged = Evaluation(pd.concat([r.table for r in results], ignore_index=True),
                                 {k: v for r in results for k, v in r.curves.items()})  # fmt: skip
             print(merged.markdown())
+            for note in dict.fromkeys(n for r in results for n in r.notes):
+                print(f"xrv evaluate: note: {note}", file=sys.stderr)
             written = merged.save(args.out)
             print(f"saved {', '.join(str(p) for p in written.values())}")
     finally:

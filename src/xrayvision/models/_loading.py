@@ -102,6 +102,11 @@ def weight_set_config(path: Path) -> dict[str, Any]:
     import json
 
     record = path.with_suffix(".json")
+    if path.suffix == ".safetensors" and not record.is_file() and _written_by_xrayvision(path):
+        raise WeightsFormatError(
+            f"{path} is an xrayvision weight set without its record {record.name} (labels, resolution, "
+            "thresholds): copy both files"
+        )
     if path.suffix not in (".safetensors", ".json") or not record.is_file():
         return {}
     try:
@@ -109,6 +114,18 @@ def weight_set_config(path: Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as err:
         raise WeightsFormatError(f"{record}: not valid JSON: {err}") from err
     return config if isinstance(config, dict) else {}
+
+
+def _written_by_xrayvision(path: Path) -> bool:
+    """Whether a safetensors file was written by :func:`~xrayvision.hub.save_checkpoint`
+    (whose header keeps the state dict's key order)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return "key_order" in (handle.metadata() or {})
+    except (SafetensorError, OSError):
+        return False  # not ours to judge: the loader reports an unreadable file
 
 
 def read_wrapped_state(path: Path, entry: str) -> dict[str, torch.Tensor]:

@@ -10,7 +10,8 @@ Usage::
 The same code runs under ``torchrun`` (DistributedDataParallel: gloo on CPUs, NCCL on
 GPUs). The building blocks are public: :func:`masked_bce` and :func:`task_weights` (the
 paper's loss), :func:`patient_split`, :class:`ShuffledBatches` and
-:class:`DomainBalancedBatches` (balanced multi-domain batches), :func:`auc_per_task`.
+:class:`DomainBalancedBatches` (balanced multi-domain batches), :func:`auc_per_task`,
+:func:`evaluate_model` (AUC tables across datasets) and :func:`calibrate` (operating points).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ _NAMES = {
     "youden_threshold": ".metrics",
     "precision_threshold": ".metrics",
     "predict_dataset": ".inference",
+    "evaluate_model": ".evaluation",
+    "Evaluation": ".evaluation",
+    "calibrate": ".calibration",
+    "Calibration": ".calibration",
 }
 
 __getattr__, __dir__ = lazy_namespace(__name__, _NAMES)

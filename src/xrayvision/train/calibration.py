@@ -12,21 +12,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from . import distributed
-from .evaluation import aligned, scoring_mode
+from .evaluation import labels_as, scoring_mode
 from .inference import predict_dataset
 from .metrics import auc_per_task, precision_threshold, youden_threshold
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Thresholds per model output (NaN where not computable: untrained slot, one class).
+    """Thresholds per model output.
+
+    An untrained slot (``""``) keeps NaN (its output stays NaN). A trained output the data
+    cannot calibrate (one class only, or no threshold better than chance) gets 0.5, under
+    which the calibrated output equals the probability, and is listed in ``uncalibrated``
+    with the reason: a NaN there would turn a trained output into "never trained".
 
     Attributes:
         labels: the model's output names.
@@ -34,6 +39,7 @@ class Calibration:
         ppv80_thres: lowest thresholds with at least 80 % precision.
         aucs: the AUC of each output on the calibration data.
         positives, negatives: labelled counts per output.
+        uncalibrated: ``{name: reason}`` of the trained outputs left at 0.5.
     """
 
     labels: list[str]
@@ -42,6 +48,12 @@ class Calibration:
     aucs: list[float]
     positives: list[int]
     negatives: list[int]
+    uncalibrated: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def calibrated(self) -> list[str]:
+        """The trained outputs that got an operating point from the data."""
+        return [name for name in self.labels if name and name not in self.uncalibrated]
 
     def apply(self, model: torch.nn.Module) -> torch.nn.Module:
         """Set ``model.op_threshs`` (outputs become calibrated: each operating point maps to 0.5)."""
@@ -81,8 +93,8 @@ def calibrate(
 
     Args:
         model: a library classifier (with ``targets``, ``op_threshs``, ``apply_sigmoid``).
-        datasets: a dataset, or ``{name: dataset}`` to pool; relabelled (on copies) to the
-            model's labels.
+        datasets: a dataset, or ``{name: dataset}`` to pool; their labels are matched to
+            the model's by name.
         context, batch_size, workers, progress: inference settings.
 
     Returns:
@@ -96,24 +108,30 @@ def calibrate(
     try:
         scoring_mode(model)
         for name, dataset in datasets.items():
-            view, columns = aligned(dataset, labels_of_model)
-            outputs, labels = predict_dataset(model, view, context, batch_size=batch_size, workers=workers,
+            outputs, labels = predict_dataset(model, dataset, context, batch_size=batch_size, workers=workers,
                                               progress=progress, description=f"calibrating on {name}")  # fmt: skip
-            full = np.full((len(labels), len(labels_of_model)), np.nan, dtype=np.float32)
-            full[:, columns] = labels
             outputs_parts.append(outputs)
-            labels_parts.append(full)
+            labels_parts.append(labels_as(labels, dataset.pathologies, labels_of_model))
     finally:
         model.op_threshs, model.apply_sigmoid = saved
     probabilities = np.concatenate(outputs_parts)
     labels = np.concatenate(labels_parts)
     youden, ppv = thresholds_from_scores(probabilities, labels)
     aucs = auc_per_task(np.nan_to_num(probabilities, nan=0.0), labels)
+    positives = [int((labels[:, j] == 1).sum()) for j in range(labels.shape[1])]
+    negatives = [int((labels[:, j] == 0).sum()) for j in range(labels.shape[1])]
+    uncalibrated = {}
+    for j, name in enumerate(labels_of_model):
+        if name and not math.isfinite(youden[j]):
+            uncalibrated[name] = (
+                f"{positives[j]} positive and {negatives[j]} negative image(s)" if not (positives[j] and negatives[j])
+                else f"no threshold beats chance (AUC {aucs[j]:.3f})"
+            )  # fmt: skip
+            youden[j] = 0.5  # op_norm's identity: the calibrated output is the probability
+        ppv[j] = ppv[j] if math.isfinite(ppv[j]) else math.nan
     return Calibration(
-        labels=labels_of_model, op_threshs=youden, ppv80_thres=ppv,
-        aucs=[float(a) for a in aucs],
-        positives=[int((labels[:, j] == 1).sum()) for j in range(labels.shape[1])],
-        negatives=[int((labels[:, j] == 0).sum()) for j in range(labels.shape[1])],
+        labels=labels_of_model, op_threshs=youden, ppv80_thres=ppv, aucs=[float(a) for a in aucs],
+        positives=positives, negatives=negatives, uncalibrated=uncalibrated,
     )  # fmt: skip
 
 
@@ -125,5 +143,9 @@ def describe(calibration: Calibration) -> str:
         if not name:
             continue
         fmt = lambda v: "-" if v is None or math.isnan(v) else f"{v:.4f}"  # noqa: E731
-        lines.append(f"{name:<28}{fmt(t):>10}{fmt(p):>10}{fmt(a):>8}{pos:>8}{neg:>8}")
+        shown = "0.5*" if name in calibration.uncalibrated else fmt(t)
+        lines.append(f"{name:<28}{shown:>10}{fmt(p):>10}{fmt(a):>8}{pos:>8}{neg:>8}")
+    if calibration.uncalibrated:
+        lines.append("* not calibrated by these data (the output stays the probability):")
+        lines += [f"  {name}: {why}" for name, why in calibration.uncalibrated.items()]
     return "\n".join(lines)

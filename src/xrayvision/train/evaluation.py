@@ -5,17 +5,16 @@ Usage::
     results = xrv.train.evaluate_model(model, {"nih": d_nih, "pc": d_pc})
     print(results.markdown())
 
-Every dataset is relabelled to the model's own label list, so an output is only ever
-compared with the label of the same name; outputs the model was never trained on
+Every dataset's labels are matched to the model's outputs by name, so an output is only
+ever compared with the label of the same name; outputs the model was never trained on
 (``""`` in its targets) are left out.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +37,34 @@ def scoring_mode(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def aligned(dataset: Any, labels: list[str]) -> tuple[Any, list[int]]:
-    """A relabelled copy of ``dataset`` with one column per non-empty name of ``labels``,
-    and the model output column of each (the dataset passed in is not changed)."""
-    from ..datasets import relabel_dataset
+def labels_as(labels: np.ndarray, pathologies: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """``labels`` (one column per name of ``pathologies``) as one column per name of
+    ``names``: the column of the same name, or NaN (unknown) where the data has none.
 
-    columns = [j for j, name in enumerate(labels) if name]
-    names = [labels[j] for j in columns]
-    if list(dataset.pathologies) == names:
-        return dataset, columns
-    view = copy.copy(dataset)  # a shallow copy: relabelling replaces, never edits, its arrays
-    relabel_dataset(names, view, silent=True)
-    return view, columns
+    Any dataset works, merged ones included: nothing is relabelled.
+    """
+    position = {name: j for j, name in enumerate(pathologies) if name}
+    out = np.full((len(labels), len(names)), np.nan, dtype=np.float32)
+    for k, name in enumerate(names):
+        if name in position:
+            out[:, k] = labels[:, position[name]]
+    return out
+
+
+def label_notes(dataset_name: str, labels: np.ndarray, names: Sequence[str], pathologies: Sequence[str]) -> list[str]:
+    """Why some AUCs of ``dataset_name`` are missing: labels it lacks, labels with one class."""
+    notes = []
+    absent = [name for name in names if name not in set(pathologies)]
+    if absent:
+        notes.append(f"{dataset_name} labels none of {', '.join(absent)}")
+    for k, name in enumerate(names):
+        if name in absent:
+            continue
+        column = labels[:, k]
+        positives, negatives = int((column == 1).sum()), int((column == 0).sum())
+        if not (positives and negatives):
+            notes.append(f"{dataset_name}: {name} has {positives} positive and {negatives} negative image(s): no AUC")
+    return notes
 
 
 @dataclass
@@ -60,16 +75,20 @@ class Evaluation:
         table: one row per (model, dataset, pathology): ``auc``, ``low``, ``high``
             (bootstrap interval), ``positives``, ``negatives``.
         curves: ``{(model, dataset): (outputs, labels, names)}`` for ROC plots.
+        notes: why AUCs are missing (a label a dataset lacks, a label with one class).
     """
 
     table: pd.DataFrame
     curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, list[str]]]
+    notes: list[str] = field(default_factory=list)
 
     def wide(self) -> pd.DataFrame:
         """One row per (model, dataset), one column per pathology: ``"0.812 (0.790-0.833)"``."""
         def cell(row: pd.Series) -> str:
             if math.isnan(row["auc"]):
                 return "-"
+            if math.isnan(row["low"]):  # no bootstrap interval
+                return f"{row['auc']:.3f}"
             return f"{row['auc']:.3f} ({row['low']:.3f}-{row['high']:.3f})"
 
         frame = self.table.assign(cell=self.table.apply(cell, axis=1))
@@ -150,7 +169,7 @@ def evaluate_model(
     Args:
         model: a classifier with ``targets`` (its label of each output); scored as is
             (use :func:`scoring_mode` for plain probabilities; AUC depends only on order).
-        datasets: ``{name: dataset}``; each is relabelled (on a copy) to the model's labels.
+        datasets: ``{name: dataset}``; their labels are matched to the model's by name.
         name: the model's name in the table.
         context: process context (several processes score shards; all get the result).
         batch_size, workers: inference settings.
@@ -162,13 +181,14 @@ def evaluate_model(
         An :class:`Evaluation`.
     """
     labels_of_model = list(getattr(model, "targets", None) or getattr(model, "pathologies", []))
-    rows, curves = [], {}
+    columns = [j for j, label in enumerate(labels_of_model) if label]  # untrained slots are left out
+    names = [labels_of_model[j] for j in columns]
+    rows, curves, notes = [], {}, []
     for dataset_name, dataset in datasets.items():
-        view, columns = aligned(dataset, labels_of_model)
-        outputs, labels = predict_dataset(model, view, context, batch_size=batch_size, workers=workers,
+        outputs, labels = predict_dataset(model, dataset, context, batch_size=batch_size, workers=workers,
                                           progress=progress, description=f"{name} on {dataset_name}")  # fmt: skip
-        outputs = outputs[:, columns]
-        names = list(view.pathologies)
+        outputs, labels = outputs[:, columns], labels_as(labels, dataset.pathologies, names)
+        notes += label_notes(dataset_name, labels, names, dataset.pathologies)
         if bootstrap:
             scores = bootstrap_auc(outputs, labels, samples=bootstrap, seed=seed)
             values = [(s.auc, s.low, s.high, s.positives, s.negatives) for s in scores]
@@ -180,4 +200,4 @@ def evaluate_model(
             rows.append({"model": name, "dataset": dataset_name, "pathology": pathology, "auc": auc, "low": low,
                          "high": high, "positives": pos, "negatives": neg})  # fmt: skip
         curves[(name, dataset_name)] = (outputs, labels, names)
-    return Evaluation(pd.DataFrame(rows), curves)
+    return Evaluation(pd.DataFrame(rows), curves, notes)
