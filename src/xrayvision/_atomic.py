@@ -7,6 +7,7 @@ files readable by their owner only, which breaks shared caches and run folders).
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -23,8 +24,14 @@ def write_atomic(path: str | os.PathLike, payload: bytes, *, tmp_dir: str | os.P
 
     Returns:
         ``path`` as a :class:`Path`.
+
+    Raises:
+        IsADirectoryError: ``path`` is an existing folder.
     """
     target = Path(path)
+    if target.is_dir():
+        # os.replace would fail naming the temporary file; say what is wrong with the target.
+        raise IsADirectoryError(errno.EISDIR, f"{target} is a folder; give the name of a file to write (e.g. {target / 'name'})", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     folder = target.parent if tmp_dir is None else Path(tmp_dir)
     # O_EXCL with mode 0o666: a private temporary name, and the file's permissions follow the

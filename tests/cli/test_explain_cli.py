@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from PIL import Image
 
 import xrayvision as xrv
 from xrayvision.cli import main
+from xrayvision.models._preprocess import WeightsTransform
 
 from ..explain.conftest import TinyAE
 
@@ -62,3 +65,67 @@ def test_latentshift_offline_without_autoencoder_says_what_to_do(small_model, xr
     assert status == 1
     err = capsys.readouterr().err
     assert "Latent Shift needs an autoencoder" in err and "--autoencoder FILE" in err and "xrv weights download 101-elastic" in err
+
+
+def test_default_output_is_the_probability_for_weights_that_return_logits(small_model, xray, tmp_path, capsys):
+    # small_model has no calibration thresholds and no sigmoid: model(x) is a logit, as for xrv train's weights
+    assert main(["explain", str(xray), "--target", "Effusion", "--method", "GRADIENT", "--out", str(tmp_path / "o")]) == 0
+    image = WeightsTransform(64)(xray)
+    with torch.no_grad():
+        probability = float(torch.sigmoid(small_model(image)[0, small_model.targets.index("Effusion")]))
+    assert f"Effusion = {probability:.3f} (probability)" in capsys.readouterr().out
+    assert main(["explain", str(xray), "--target", "Effusion", "--output", "model", "--out", str(tmp_path / "o")]) == 0
+    with torch.no_grad():
+        logit = float(small_model(image)[0, small_model.targets.index("Effusion")])
+    assert f"Effusion = {logit:.3f} (model)" in capsys.readouterr().out
+
+
+def test_calibrated_weights_default_to_the_calibrated_score(small_model, xray, tmp_path, capsys):
+    small_model.op_threshs = torch.full((len(small_model.targets),), 0.5)
+    assert main(["explain", str(xray), "--target", "Effusion", "--out", str(tmp_path / "o")]) == 0
+    assert "(calibrated)" in capsys.readouterr().out
+
+
+def test_command_line_mistakes_use_command_line_words(small_model, xray, tmp_path, capsys):
+    out = tmp_path / "o"
+    with pytest.raises(SystemExit) as exit_:
+        main(["explain", str(xray), "--target", "Effusion", "--output", "calibrated", "--out", str(out)])
+    assert exit_.value.code == 2
+    assert "--output calibrated needs calibration thresholds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["explain", str(xray), "--target", "Effusion", "--method", "latentshift", "--lambda-range", "5", "-5",
+              "--out", str(out)])  # fmt: skip
+    assert "--lambda-range LO HI must be finite numbers with LO <= HI, got 5 -5" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_inputs_sharing_a_file_name_are_refused_before_any_work(small_model, tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(tmp_path / folder / "x.png")
+    out = tmp_path / "o"
+    with pytest.raises(SystemExit) as exit_:
+        main(["explain", str(tmp_path / "a" / "x.png"), str(tmp_path / "b"), "--target", "Effusion", "--out", str(out)])
+    assert exit_.value.code == 2
+    assert "would both write to" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_folder_without_images_is_an_error(small_model, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["explain", str(empty), "--target", "Effusion", "--out", str(tmp_path / "o")]) == 1
+    assert f"no images found in {empty}" in capsys.readouterr().err
+    nested = tmp_path / "nested"
+    (nested / "images").mkdir(parents=True)
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(nested / "images" / "x.png")
+    assert main(["explain", str(nested), "--target", "Effusion", "--out", str(tmp_path / "o")]) == 1
+    assert "its subfolders hold images" in capsys.readouterr().err
+
+
+def test_mp4_without_pyav_is_refused_before_any_work(small_model, xray, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "av", None)  # import av fails, installed or not
+    monkeypatch.setattr("xrayvision.cli.explain.load_autoencoder", lambda name, cache_dir: TinyAE().eval())
+    out = tmp_path / "o"
+    status = main(["explain", str(xray), "--target", "Effusion", "--method", "latentshift", "--mp4", "--out", str(out)])
+    assert status == 1 and "MP4 output needs PyAV" in capsys.readouterr().err
+    assert not out.exists()

@@ -21,7 +21,7 @@ def test_area_matched_iou_is_q_over_two_minus_q():
     saliency = rng.permutation(side * side).astype(np.float64)
     top = np.argsort(saliency)[-area:]
     rest = np.argsort(saliency)[:-area]
-    inside = int(round(q * area))
+    inside = round(q * area)
     mask = np.zeros(side * side, dtype=bool)
     mask[top[:inside]] = True
     mask[rest[: area - inside]] = True
@@ -68,9 +68,8 @@ def test_bootstrap_interval_contains_the_mean_and_is_seeded():
 class _MaskedToy:
     """Three images; positives carry a box mask; one positive has an empty mask (skipped)."""
 
-    pathologies = ["Effusion", "Mass"]
-
     def __init__(self):
+        self.pathologies = ["Effusion", "Mass"]
         self.labels = np.array([[1, 0], [0, 1], [1, 1], [1, 0]], dtype=np.float32)
 
     def __len__(self):
@@ -116,3 +115,17 @@ def test_runner_needs_masks_and_known_targets():
     with pytest.raises(ExplainError, match="no image"):
         score_methods(model, _MaskedToy(), methods=["gradient"], min_pred=1e9)
     assert isinstance(score_methods(model, _MaskedToy(), methods=["grad"], limit=1), AgreementResults)
+
+
+def test_invalid_boxes_and_non_finite_maps_are_named():
+    saliency = np.arange(400, dtype=np.float64).reshape(20, 20)
+    with pytest.raises(ExplainError, match=r"box \(10, 10, -5, 20\) is not a valid \(x, y, width, height\)"):
+        mask_scores(saliency, box=(10, 10, -5, 20))
+    with pytest.raises(ExplainError, match="not a valid"):
+        mask_scores(saliency, box=(0, 0, float("nan"), 3))
+    with pytest.raises(ExplainError, match="lies outside the 20x20 map"):
+        mask_scores(saliency, box=(25, 0, 5, 5))
+    with pytest.raises(ExplainError, match="four numbers"):
+        mask_scores(saliency, box=(1, 2, 3))
+    with pytest.raises(ExplainError, match="400 non-finite values"):
+        mask_scores(np.full((20, 20), np.nan), box=(0, 0, 5, 5))

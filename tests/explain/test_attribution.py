@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import xrayvision as xrv
-from xrayvision.errors import ExplainError
-from xrayvision.explain import attribute, postprocess
+from xrayvision.errors import ExplainError, ModelInputError
+from xrayvision.explain import FixedRange, attribute, postprocess
 from xrayvision.explain.attribution import default_gradcam_layer
 
 from .conftest import TinyAE, TinyCNN
@@ -230,3 +230,62 @@ def test_the_models_own_range_check_stays_quiet_on_integrated_gradient_paths(rec
     assert model.check_input_range is True  # restored
     with pytest.warns(xrv.models.InputRangeWarning, match="outside"):
         attribute(model, x * 2, "a", method="gradient")
+
+
+def test_smoothgrad_map_depends_only_on_the_image_and_the_seed(image):
+    cnn = TinyCNN(seed=1).eval()
+    pair = torch.cat([image.flip(-1), image])
+    in_batch = attribute(cnn, pair, "Effusion", "smoothgrad", n_samples=6)[1]
+    alone = attribute(cnn, image, "Effusion", "smoothgrad", n_samples=6)[0]
+    twice = attribute(cnn, image.expand(2, -1, -1, -1), "Effusion", "smoothgrad", n_samples=6)
+    chunked = attribute(cnn, pair, "Effusion", "smoothgrad", n_samples=6, internal_batch_size=2)[1]
+    for other in (in_batch, twice[0], twice[1], chunked):
+        torch.testing.assert_close(other, alone, rtol=1e-5, atol=1e-7)
+
+
+def test_smoothgrad_and_occlusion_settings_out_of_range(tiny_cnn, image):
+    for n_samples in (0, -1, 2.5):
+        with pytest.raises(ExplainError, match="n_samples must be a whole number of at least 1"):
+            attribute(tiny_cnn, image, "Effusion", "smoothgrad", n_samples=n_samples)
+    for window in (0, 17, 1000, 2.5):
+        with pytest.raises(ExplainError, match=r"occlusion window .* from 1 to 16 \(the image is 16x16\)"):
+            attribute(tiny_cnn, image, "Effusion", "occlusion", window=window)
+    with pytest.raises(ExplainError, match="occlusion stride"):
+        attribute(tiny_cnn, image, "Effusion", "occlusion", window=4, stride=0)
+
+
+def test_inputs_of_the_wrong_kind_get_clear_errors(tiny_cnn, image):
+    expected = attribute(tiny_cnn, image, "Effusion")
+    torch.testing.assert_close(attribute(tiny_cnn, image.numpy(), "Effusion"), expected)  # NumPy
+    torch.testing.assert_close(attribute(tiny_cnn, image.double(), "Effusion"), expected)  # float64: the model's dtype
+    torch.testing.assert_close(attribute(tiny_cnn, image.double().numpy(), "Effusion"), expected)
+    with pytest.raises(ModelInputError, match=r"uint8 tensor; scale 8-bit images with xrv.utils.normalize"):
+        attribute(tiny_cnn, image.clamp(0, 255).to(torch.uint8), "Effusion")
+    with pytest.raises(ModelInputError, match="got list"):
+        attribute(tiny_cnn, image.tolist(), "Effusion")
+    with pytest.raises(ExplainError, match="the batch is empty"):
+        attribute(tiny_cnn, image[:0], "Effusion")
+    with pytest.raises(ExplainError, match="the batch is empty"):
+        attribute(tiny_cnn, image[:0], "Effusion", "latentshift", autoencoder=TinyAE().eval(), search=FixedRange(-1, 0, 2))
+
+
+def test_gradcam_on_a_layer_without_a_feature_map_names_the_spatial_ones(tiny_cnn, image):
+    with pytest.raises(ExplainError, match=r"Grad-CAM layer 'classifier' does not output a spatial feature map.*'features'"):
+        attribute(tiny_cnn, image, "Effusion", "gradcam", layer="classifier")
+
+
+def test_latentshift_option_typos_are_refused_like_other_methods(tiny_cnn, image):
+    with pytest.raises(ExplainError, match=r"unexpected options for method 'latentshift': heatmp; .*heatmap"):
+        attribute(tiny_cnn, image, "Effusion", "latentshift", autoencoder=TinyAE().eval(), heatmp="max")
+    with pytest.raises(ExplainError, match="unexpected options for method 'gradient': heatmap"):
+        attribute(tiny_cnn, image, "Effusion", "gradient", heatmap="max")
+
+
+def test_non_finite_maps_are_refused_not_zeroed():
+    maps = torch.full((1, 1, 4, 4), float("nan"))
+    with pytest.raises(ExplainError, match="16 non-finite values"):
+        postprocess(maps, percentile=50)
+    partly = np.ones((4, 4))
+    partly[0, 0] = np.inf
+    with pytest.raises(ExplainError, match="1 non-finite values"):
+        postprocess(partly, sigma=1)

@@ -11,7 +11,12 @@ import torch
 
 import xrayvision as xrv
 from xrayvision.errors import ExplainError, ModelInputError
-from xrayvision.explain import FixedRange, LatentShift, LatentShiftSearchWarning
+from xrayvision.explain import (
+    FixedRange,
+    LatentShift,
+    LatentShiftOutputWarning,
+    LatentShiftSearchWarning,
+)
 from xrayvision.explain import search as S
 from xrayvision.explain.heatmaps import heatmap
 from xrayvision.models import InputRangeWarning
@@ -194,3 +199,59 @@ def test_frames_classified_by_the_optimized_copy_agree(image):
     np.testing.assert_array_equal(fast.frames, plain.frames)
     assert fast.preds.std() > 0
     np.testing.assert_allclose(fast.preds, plain.preds, rtol=1e-4, atol=1e-4 * np.abs(plain.preds).max())
+
+
+class ReluLinear(torch.nn.Module):
+    """``relu(w . x)`` per output: a zero gradient wherever ``w . x < 0``."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(64, 2, bias=False)
+        with torch.no_grad():
+            self.head.weight.fill_(0.01)
+        self.targets = ["Effusion", "Mass"]
+
+    def forward(self, x):
+        return torch.relu(self.head(x.flatten(1)))
+
+
+def test_the_no_stop_warning_names_the_image_of_the_batch():
+    x = torch.cat([torch.full((1, 1, 8, 8), 10.0), torch.full((1, 1, 8, 8), -10.0)])  # image 1: zero gradient
+    with pytest.warns(LatentShiftSearchWarning) as record:
+        results = LatentShift(ReluLinear().eval(), Identity(), search="paper").attribute(x, "Effusion")
+    messages = [str(w.message) for w in record if issubclass(w.category, LatentShiftSearchWarning)]
+    assert len(messages) == 1 and "(image 1 of 2)" in messages[0]
+    assert results[0].search.converged and not results[1].search.converged
+
+
+def test_probability_unit_stop_rules_on_logits_warn_once(image):
+    ae = TinyAE(seed=4).eval()
+    logits = TinyCNN(seed=3).eval()
+    logits.apply_sigmoid, logits.op_threshs = False, None  # as a weight set from xrv train
+    with pytest.warns(LatentShiftOutputWarning, match="returns logits.*pass output='probability'") as record:
+        LatentShift(logits, ae)
+    assert len(record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LatentShiftOutputWarning)
+        LatentShift(logits, ae, output="probability")
+        LatentShift(logits, ae, sigmoid=True)
+        LatentShift(logits, ae, search=FixedRange(-5, 5))
+        LatentShift(TinyCNN().eval(), ae)  # no switches: what it returns is unknown
+        logits.apply_sigmoid = True
+        LatentShift(logits, ae)
+
+
+def test_the_autoencoders_input_resolution_is_honoured(image):
+    ae = xrv.autoencoders.ConvAutoencoder(width=4, depth=2, input_resolution=8).eval()
+    (result,) = LatentShift(TinyCNN(seed=3).eval(), ae, search=FixedRange(-5, 0, 2)).attribute(image, "Effusion")
+    assert result.image.shape == (1, 8, 8)  # the 16 px image resized to the autoencoder's 8 px
+    with pytest.raises(ModelInputError, match="the autoencoder needs 8x8"):
+        LatentShift(TinyCNN().eval(), ae, resize=False).attribute(image, "Effusion")
+
+
+def test_empty_and_integer_batches_are_refused(image):
+    explainer = LatentShift(TinyCNN().eval(), TinyAE().eval(), search=FixedRange(-1, 0, 2))
+    with pytest.raises(ExplainError, match="the batch is empty"):
+        explainer.attribute(image[:0], "Effusion")
+    with pytest.raises(ModelInputError, match="uint8"):
+        explainer.attribute(image.clamp(0, 255).to(torch.uint8), "Effusion")

@@ -11,7 +11,14 @@ import pytest
 from PIL import Image
 
 from xrayvision.errors import ExplainError, OptionalDependencyError
-from xrayvision.explain import FixedRange, LatentShift, ReportEntry, render_frames, save_overlay, write_report
+from xrayvision.explain import (
+    FixedRange,
+    LatentShift,
+    ReportEntry,
+    render_frames,
+    save_overlay,
+    write_report,
+)
 
 from .conftest import TinyAE, TinyCNN
 
@@ -109,3 +116,19 @@ def test_mp4_needs_pyav(result, tmp_path):
     assert stream.codec_context.name == "h264"
     assert len(decoded) == 2 * 2 * 5
     assert decoded[0].shape[0] % 2 == 0 and decoded[0].shape[1] % 2 == 0
+
+
+def test_a_folder_as_the_animation_path_is_named_in_the_error(result, tmp_path):
+    with pytest.raises(ExplainError, match=f"{re.escape(str(tmp_path))} is a folder; save_gif needs a file name"):
+        result.save_gif(tmp_path)
+    with pytest.raises(ExplainError, match="save_mp4 needs a file name"):
+        result.save_mp4(tmp_path)
+    assert not list(tmp_path.iterdir())  # no temporary file left behind
+
+
+def test_atomic_writes_refuse_a_folder_by_its_name(tmp_path):
+    from xrayvision._atomic import write_atomic
+
+    with pytest.raises(IsADirectoryError, match=f"{re.escape(str(tmp_path))} is a folder") as caught:
+        write_atomic(tmp_path, b"data")
+    assert ".part" not in str(caught.value)

@@ -15,7 +15,12 @@ import torch
 from torch import nn
 
 import xrayvision as xrv
-from xrayvision.explain import LatentShift, LatentShiftSearchWarning, mask_scores, score_methods
+from xrayvision.explain import (
+    LatentShift,
+    LatentShiftSearchWarning,
+    mask_scores,
+    score_methods,
+)
 from xrayvision.explain.search import LIMIT
 
 pytestmark = pytest.mark.slow  # about 25 s on 2 quiet cores (training included)

@@ -3,16 +3,21 @@
 For each image and method it writes ``<stem>-<method>.png`` (the map over the image),
 for Latent Shift also ``<stem>-latentshift.gif`` (and ``.mp4`` with ``--mp4``), and with
 ``--report`` one self-contained ``report.html`` holding everything.
+
+The output explained (and shown as the score) is by default the one ``xrv predict`` shows:
+the calibrated score for weights with calibration thresholds, else the probability.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ._common import output_folder
+from ._common import UsageError, output_folder
 
 _DEFAULT_WEIGHTS = "densenet121-res224-all"
 _DEFAULT_AUTOENCODER = "101-elastic"
@@ -39,8 +44,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("inputs", nargs="+", metavar="IMAGE|FOLDER|GLOB")
     parser.add_argument("--target", required=True, help="pathology to explain, e.g. Effusion")
     parser.add_argument(
-        "--method", action="append", choices=sorted(_METHODS), metavar="METHOD",
-        help=f"repeat for several; one of {', '.join(_METHODS)} (default: gradient)",
+        "--method", action="append", choices=sorted(_METHODS), metavar="METHOD", type=str.lower,
+        help=f"repeat for several; one of {', '.join(_METHODS)}, any case (default: gradient)",
     )  # fmt: skip
     parser.add_argument("--weights", default=_DEFAULT_WEIGHTS, help=f"classifier: registry name or file (default {_DEFAULT_WEIGHTS})")
     parser.add_argument(
@@ -50,8 +55,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=output_folder, default=Path("xrv-explain"), help="output folder (default ./xrv-explain)")
     parser.add_argument("--report", action="store_true", help="also write a self-contained report.html")
     parser.add_argument(
-        "--output", choices=("model", "logit", "probability", "calibrated"), default="model",
-        help="the output explained (default: what the model returns, calibrated for the published weights)",
+        "--output", choices=("auto", "model", "logit", "probability", "calibrated"), default="auto", type=str.lower,
+        help="the output explained and shown: auto (default) is calibrated for weights with calibration "
+        "thresholds (the published ones), else probability (weights from xrv train, whose model returns "
+        "logits; softmax for single-label baselines); model is exactly what the model returns",
     )  # fmt: skip
     parser.add_argument("--search", default="paper", choices=("paper", "head", "package", "captum"), help="Latent Shift λ search")
     parser.add_argument(
@@ -88,28 +95,116 @@ def load_autoencoder(name: str, cache_dir: str | None) -> Any:
         ) from error
 
 
+def image_files(inputs: list[str]) -> list[Path]:
+    """The image files named by ``inputs`` (files, folders, globs).
+
+    Raises:
+        FileNotFoundError: an input matches nothing, or a folder holds no image file
+            (subfolders are not searched: the message says so when they hold images).
+    """
+    from ..models.predict import IMAGE_SUFFIXES, expand_inputs
+
+    files: list[Path] = []
+    for item in inputs:
+        found = expand_inputs([item])
+        if not found:
+            folder = Path(item).expanduser()
+            below = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in islice(folder.rglob("*"), 10_000))
+            hint = (f"; its subfolders hold images: name a subfolder, or a glob such as '{folder}/**/*.png'"
+                    if below else "")  # fmt: skip
+            raise FileNotFoundError(f"no images found in {item} (PNG, JPEG or DICOM files; subfolders are not searched){hint}")
+        files += found
+    return list(dict.fromkeys(files))  # a file named twice is explained once
+
+
+def _check_unique_names(files: list[Path], out: Path) -> None:
+    """Refuse two inputs whose outputs would share a name (``<stem>-<method>.png``): one
+    would silently replace the other."""
+    stems: dict[str, Path] = {}
+    for path in files:
+        if path.stem in stems:
+            raise UsageError(
+                f"{stems[path.stem]} and {path} would both write to {out}/{path.stem}-*; "
+                "explain them in separate runs (different --out) or rename one"
+            )
+        stems[path.stem] = path
+
+
+def resolve_output(model: Any, output: str, target: str) -> str:
+    """The output to explain for ``--output``: ``auto`` resolved for ``model``, and
+    ``calibrated`` refused where it is undefined, in command-line words.
+
+    Raises:
+        UsageError: ``--output calibrated`` for weights without calibration thresholds,
+            or for a target without one.
+    """
+    from ..explain._targets import default_output
+
+    if output == "auto":
+        return default_output(model)
+    if output == "calibrated":
+        thresholds = getattr(model, "op_threshs", None)
+        if thresholds is None:
+            raise UsageError(
+                "--output calibrated needs calibration thresholds, and these weights have none; "
+                "use --output probability (or --output logit)"
+            )
+        index = list(model.targets).index(target)
+        if index < len(thresholds) and math.isnan(float(thresholds[index])):
+            raise UsageError(
+                f"--output calibrated: {target} has no calibration threshold in these weights, so its calibrated "
+                "score is undefined; use --output probability (or --output logit)"
+            )
+    return output
+
+
+def _search(args: argparse.Namespace) -> Any:
+    """The Latent Shift search of ``--search`` / ``--lambda-range`` (a usage error for a bad range)."""
+    from ..explain import FixedRange
+
+    if not args.lambda_range:
+        return args.search
+    lo, hi = args.lambda_range
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        raise UsageError(f"--lambda-range LO HI must be finite numbers with LO <= HI, got {lo:g} {hi:g}")
+    return FixedRange(lo, hi)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..explain import FixedRange, LatentShift, ReportEntry, attribute, postprocess, save_overlay, write_report
+    from ..explain import (
+        ClassifierOutput,
+        LatentShift,
+        ReportEntry,
+        attribute,
+        postprocess,
+        save_overlay,
+        write_report,
+    )
     from ..explain._targets import resolve_target
+    from ..explain.media import require_pyav
     from ..models._preprocess import WeightsTransform
-    from ..models.predict import expand_inputs
     from .predict import load_classifier
 
     methods = list(dict.fromkeys(args.method or ["gradient"]))
+    search = _search(args) if "latentshift" in methods else None
+    if args.mp4 and "latentshift" in methods:
+        require_pyav()  # before any work, not after the first GIF
     try:
-        files = expand_inputs(args.inputs)
+        files = image_files(args.inputs)
     except FileNotFoundError as error:
         print(f"xrv explain: error: {error}", file=sys.stderr)
         return 1
+    _check_unique_names(files, args.out)
     model = load_classifier(args.weights, args.cache_dir)
     resolve_target(args.target, model.targets)  # a wrong name fails before any work
+    output = resolve_output(model, args.output, args.target)
+    scores_of = ClassifierOutput(model, output)
     explainer = None
     if "latentshift" in methods:
         autoencoder = load_autoencoder(args.autoencoder, args.cache_dir)
-        search = FixedRange(*args.lambda_range) if args.lambda_range else args.search
-        explainer = LatentShift(model, autoencoder, search=search, output=args.output, sigmoid=args.sigmoid)
+        explainer = LatentShift(model, autoencoder, search=search, output=output, sigmoid=args.sigmoid)
     transform = WeightsTransform(getattr(model, "input_resolution", None) or 224)
     args.out.mkdir(parents=True, exist_ok=True)
     entries, failures = [], 0
@@ -121,8 +216,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"xrv explain: skipping {path}: {error}", file=sys.stderr)
             continue
         with torch.no_grad():
-            scores = model(image)[0].tolist()
+            scores = scores_of(image)[0].tolist()  # the explained output, not necessarily model(x)
         predictions = {label: value for label, value in zip(model.targets, scores) if label}
+        score = predictions.get(args.target, float("nan"))
         maps, counterfactual, written = {}, None, []
         for method in methods:
             if method == "latentshift":
@@ -132,15 +228,15 @@ def run(args: argparse.Namespace) -> int:
                 if args.mp4:
                     written.append(counterfactual.save_mp4(args.out / f"{path.stem}-latentshift.mp4", side_by_side=True))
             else:
-                raw = attribute(model, image, args.target, _METHODS[method], output=args.output)[0].sum(0)
+                raw = attribute(model, image, args.target, _METHODS[method], output=output)[0].sum(0)
             shown = postprocess(raw, abs=True, sigma=args.sigma, percentile=args.percentile)
             maps[method] = shown
-            title = f"{args.target} ({predictions.get(args.target, float('nan')):.2f}): {method}"
+            title = f"{args.target} ({output} {score:.2f}): {method}"
             written.append(save_overlay(args.out / f"{path.stem}-{method}.png", image[0], shown, title=title))
-        print(f"{path}: {args.target} = {predictions.get(args.target, float('nan')):.3f}; wrote "
-              + ", ".join(str(p) for p in written))  # fmt: skip
-        notes = [f"weights {args.weights}; explained output: {explainer.output if explainer else args.output}; "
-                 f"maps: absolute value, blur {args.sigma:g} px, values above the {args.percentile:g}th percentile"]
+        print(f"{path}: {args.target} = {score:.3f} ({output}); wrote " + ", ".join(str(p) for p in written))
+        explained = explainer.output if explainer else output
+        maps_note = f"absolute value, blur {args.sigma:g} px, values above the {args.percentile:g}th percentile"
+        notes = [f"weights {args.weights}; explained output: {explained}; maps: {maps_note}"]
         if explainer:
             notes.append(f"Latent Shift: search {search}, heatmap {args.heatmap}, autoencoder {args.autoencoder}")
         entries.append(ReportEntry(path.name, image[0], args.target, predictions, maps, counterfactual, notes))

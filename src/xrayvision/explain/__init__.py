@@ -34,6 +34,7 @@ _NAMES = {
     "LatentShift": ".latent_shift",
     "LatentShiftResult": ".latent_shift",
     "LatentShiftSearchWarning": ".latent_shift",
+    "LatentShiftOutputWarning": ".latent_shift",
     "GifsplanationSearch": ".search",
     "AcceleratingSearch": ".search",
     "FixedRange": ".search",
@@ -58,4 +59,4 @@ _NAMES = {
 
 __getattr__, __dir__ = lazy_namespace(__name__, _NAMES)
 
-__all__ = sorted(_NAMES)
+__all__ = sorted(_NAMES)  # noqa: PLE0605 - the lazy table is the one list of names

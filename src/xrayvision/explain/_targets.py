@@ -6,21 +6,27 @@ classifier, taken as one of four *output types*:
 - ``"model"``: exactly what ``model(x)`` returns (for the library's pre-trained
   classifiers, the calibrated score: sigmoid then the piecewise-linear ``op_norm``);
 - ``"logit"``: the classifier head's raw output, before any sigmoid;
-- ``"probability"``: ``sigmoid(logit)``, uncalibrated;
+- ``"probability"``: ``sigmoid(logit)``, uncalibrated (the softmax over the outputs for
+  the single-label baselines, whatever their ``"probabilities"`` mode computes);
 - ``"calibrated"``: ``op_norm(sigmoid(logit), model.op_threshs)``.
 
 The logit is read with a forward hook on the head module (``classifier`` for
 :class:`~xrayvision.models.DenseNet`, ``model.fc`` for :class:`~xrayvision.models.ResNet`,
 else the last ``nn.Linear`` with one output per label), so the user's model is never
-modified.
+modified. A baseline model that declares ``output_modes`` computes ``"logit"`` and
+``"probability"`` itself, in its ``"logits"`` / ``"probabilities"`` mode (switched for
+the call and switched back): only the model knows whether its probabilities are a
+sigmoid per output or a softmax over them.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,6 +38,37 @@ OUTPUTS = ("model", "logit", "probability", "calibrated")
 
 #: Head modules (producing logits) of the library's classifiers, by class name.
 _HEADS = {"DenseNet": "classifier", "ResNet": "model.fc"}
+
+#: Output types -> the baseline models' ``output`` modes that compute them.
+_BASELINE_MODES = {"logit": "logits", "probability": "probabilities"}
+
+
+def default_output(model: nn.Module) -> str:
+    """The output a user reads as "the score" (the command line's ``--output auto``).
+
+    ``"calibrated"`` when the model has calibration thresholds (``op_threshs``);
+    else ``"probability"`` when it can give one (the library's classifiers, and the
+    baselines with a ``"probabilities"`` mode); else ``"model"`` (a regression model's
+    one output).
+    """
+    if getattr(model, "op_threshs", None) is not None:
+        return "calibrated"
+    modes = getattr(model, "output_modes", None)
+    if modes is not None and "probabilities" not in modes:
+        return "model"
+    return "probability"
+
+
+def raw_model_output(model: nn.Module) -> str | None:
+    """What ``model(x)`` returns when it is known not to be in probability units:
+    ``"logits"`` or ``"log-probabilities"``; None when it is a probability, a calibrated
+    score, or unknown (a model without the library's switches)."""
+    mode = getattr(model, "output", None) if getattr(model, "output_modes", None) is not None else None
+    if mode is not None:
+        return {"logits": "logits", "log_probabilities": "log-probabilities"}.get(mode)
+    if getattr(model, "op_threshs", None) is None and getattr(model, "apply_sigmoid", None) is False:
+        return "logits"
+    return None
 
 
 def model_labels(model: nn.Module, labels: Sequence[str] | None = None) -> list[str] | None:
@@ -66,10 +103,17 @@ def resolve_target(target: int | str, labels: Sequence[str] | None) -> int:
             raise UnknownNameError("pathology of this model", target, trained)
         index = labels.index(target)
     else:
+        # operator.index accepts ints (Python, NumPy, 0-d integer tensors) and refuses
+        # 1.7 (int() would truncate it); True is an int to Python, never an output index.
         try:
-            index = int(target)
-        except (TypeError, ValueError):
-            raise ExplainError(f"target must be a pathology name or an output index, got {target!r}") from None
+            if isinstance(target, (bool, np.bool_)):
+                raise TypeError
+            index = operator.index(target)
+        except TypeError:
+            raise ExplainError(
+                f"target must be a pathology name or an integer output index, got {target!r} "
+                f"({type(target).__name__})"
+            ) from None
         if labels is not None and not 0 <= index < len(labels):
             raise ExplainError(f"target index {index} is out of range: the model has {len(labels)} outputs")
     if labels is not None and not labels[index]:
@@ -152,7 +196,12 @@ class ClassifierOutput(nn.Module):
         self.model = model
         self.output = output
         self.labels = model_labels(model, labels)
-        self._head = None if output == "model" else _find_head(model, len(self.labels) if self.labels else None, head)
+        modes = getattr(model, "output_modes", None) or ()
+        self._mode = _BASELINE_MODES.get(output) if head is None else None
+        if self._mode not in modes:
+            self._mode = None
+        needs_head = output != "model" and self._mode is None
+        self._head = _find_head(model, len(self.labels) if self.labels else None, head) if needs_head else None
         if output == "calibrated" and getattr(model, "op_threshs", None) is None:
             raise ExplainError(
                 "output='calibrated' needs model.op_threshs (calibration thresholds); this model has none: "
@@ -170,6 +219,8 @@ class ClassifierOutput(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._mode is not None:
+            return self._in_mode(x)
         if self._head is None:
             return self.model(x)
         captured: list[torch.Tensor] = []
@@ -189,3 +240,12 @@ class ClassifierOutput(nn.Module):
         from ..models.calibration import op_norm
 
         return op_norm(probability, self.model.op_threshs)
+
+    def _in_mode(self, x: torch.Tensor) -> torch.Tensor:
+        """The baseline's own output in :attr:`_mode`, its previous mode restored after."""
+        before = self.model.output
+        self.model.output = self._mode
+        try:
+            return self.model(x)
+        finally:
+            self.model.output = before

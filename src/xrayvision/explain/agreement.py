@@ -47,12 +47,36 @@ class MaskScores:
         return asdict(self)
 
 
-def _plane(values: Any, what: str) -> np.ndarray:
+def _plane(values: Any, what: str, *, finite: bool = False) -> np.ndarray:
     array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float64)
     array = np.squeeze(array)
     if array.ndim != 2:
         raise ExplainError(f"{what} must be a 2-D map (or [1, H, W]), got shape {np.shape(values)}")
+    if finite and not np.isfinite(array).all():
+        # np.percentile of a map with NaN is NaN: nothing would be kept, and the scores would be 0.
+        bad = int((~np.isfinite(array)).sum())
+        raise ExplainError(
+            f"the {what} has {bad} non-finite values (NaN or infinity) out of {array.size}; its scores would be "
+            "meaningless: check the map (and the model's output for the image)"
+        )
     return array
+
+
+def _check_box(box: Sequence[float], shape: tuple[int, ...]) -> tuple[float, float, float, float]:
+    """``box`` as ``(x, y, width, height)``: four finite numbers, a positive size, inside the image."""
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ExplainError(f"box must be four numbers (x, y, width, height) in pixels, got {box!r}") from None
+    if not all(np.isfinite((x, y, w, h))) or w <= 0 or h <= 0:
+        raise ExplainError(
+            f"box {tuple(box)} is not a valid (x, y, width, height) in pixels: the width and height must be "
+            "positive and every value finite (a box given as (x1, y1, x2, y2) must be converted first)"
+        )
+    height, width = shape[-2:]
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise ExplainError(f"box {tuple(box)} (x, y, width, height) lies outside the {height}x{width} map")
+    return x, y, w, h
 
 
 def box_mask(shape: Sequence[int], box: Sequence[float]) -> np.ndarray:
@@ -68,7 +92,7 @@ def box_mask(shape: Sequence[int], box: Sequence[float]) -> np.ndarray:
 
 def binarize(saliency: Any, percentile: float) -> np.ndarray:
     """Pixels of ``saliency`` strictly above its ``percentile`` (NumPy's linear interpolation)."""
-    values = _plane(saliency, "saliency")
+    values = _plane(saliency, "saliency", finite=True)
     return values > np.percentile(values, percentile)
 
 
@@ -87,12 +111,13 @@ def mask_scores(saliency: Any, mask: Any = None, *, box: Sequence[float] | None 
         :class:`MaskScores`.
 
     Raises:
-        ExplainError: shapes differ, the mask is empty, or an invalid threshold.
+        ExplainError: shapes differ, the mask is empty, an invalid box or threshold, or
+            a map with NaN or infinite values.
     """
-    values = _plane(saliency, "saliency")
+    values = _plane(saliency, "saliency", finite=True)
     if (mask is None) == (box is None):
         raise ExplainError("give exactly one of mask= or box=")
-    truth = box_mask(values.shape, box) if box is not None else _plane(mask, "mask") > 0
+    truth = box_mask(values.shape, _check_box(box, values.shape)) if box is not None else _plane(mask, "mask") > 0
     if truth.shape != values.shape:
         raise ExplainError(f"saliency {values.shape} and mask {truth.shape} differ in shape; resize one to the other")
     if not truth.any():

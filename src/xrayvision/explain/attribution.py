@@ -1,16 +1,17 @@
 """Attribution maps on captum: one function, :func:`attribute`, for every method.
 
 The methods are captum's (``Saliency``, ``InputXGradient``, ``IntegratedGradients``,
-``GuidedBackprop``, ``LayerGradCam``, ``Occlusion``, ``NoiseTunnel``); this module picks
-the output to explain (:mod:`._targets`), the method's settings, the Grad-CAM layer, and
-applies the shared post-processing. Latent Shift (:mod:`.latent_shift`) is reachable
+``GuidedBackprop``, ``LayerGradCam``, ``Occlusion``), except SmoothGrad (:func:`smoothgrad`:
+its noise must not depend on the rest of the batch); this module picks the output to
+explain (:mod:`._targets`), the method's settings, the Grad-CAM layer, and applies the
+shared post-processing. Latent Shift (:mod:`.latent_shift`) is reachable
 through the same function with ``method="latentshift"``.
 """
 
 from __future__ import annotations
 
 import contextlib
-
+import inspect
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import ExplainError, UnknownNameError
+from ._inputs import image_batch
 from ._targets import ClassifierOutput, require_eval, resolve_target, warn_outside_range
 from .postprocessing import postprocess
 
@@ -68,6 +70,28 @@ def canonical_method(method: str) -> str:
     return name
 
 
+def spatial_layers(model: nn.Module, x: torch.Tensor) -> list[str]:
+    """Names of the modules whose output is a 4-D feature map of more than one pixel, in
+    the order a forward pass of ``x`` (its first image) produces them."""
+    seen: list[str] = []
+
+    def record(name: str):
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            if isinstance(output, torch.Tensor) and output.dim() == 4 and output.shape[-1] * output.shape[-2] > 1:
+                seen.append(name)
+
+        return hook
+
+    handles = [module.register_forward_hook(record(name)) for name, module in model.named_modules() if name]
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for handle in handles:
+            handle.remove()
+    return list(dict.fromkeys(seen))
+
+
 def default_gradcam_layer(model: nn.Module, x: torch.Tensor | None = None) -> str:
     """The module whose output Grad-CAM weighs: the last spatial feature map.
 
@@ -88,22 +112,7 @@ def default_gradcam_layer(model: nn.Module, x: torch.Tensor | None = None) -> st
         return known
     if x is None:
         raise ExplainError("cannot find a Grad-CAM layer without an example input; pass layer='module.name'")
-    seen: list[str] = []
-
-    def record(name: str):
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            if isinstance(output, torch.Tensor) and output.dim() == 4 and output.shape[-1] * output.shape[-2] > 1:
-                seen.append(name)
-
-        return hook
-
-    handles = [module.register_forward_hook(record(name)) for name, module in modules.items() if name]
-    try:
-        with torch.no_grad():
-            model(x[:1])
-    finally:
-        for handle in handles:
-            handle.remove()
+    seen = spatial_layers(model, x)
     if not seen:
         raise ExplainError(f"no module of {type(model).__name__} outputs a spatial feature map; pass layer='module.name'")
     return seen[-1]
@@ -115,6 +124,67 @@ def _module(model: nn.Module, name: str) -> nn.Module:
         candidates = [n for n, m in modules.items() if n and len(list(m.children())) > 0][:40]
         raise UnknownNameError("module of this model", name, candidates)
     return modules[name]
+
+
+def _occlusion_size(what: str, value: int | None, default: int, x: torch.Tensor) -> int:
+    """The occlusion ``window`` or ``stride`` in pixels: ``default`` for None, else a whole
+    number from 1 to the image's shorter side."""
+    if value is None:
+        return default
+    limit = min(x.shape[-2:])
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise ExplainError(
+            f"occlusion {what} must be a whole number of pixels from 1 to {limit} (the image is "
+            f"{x.shape[-2]}x{x.shape[-1]}), got {value!r}; leave it out for the default (15 px per 224)"
+        )
+    return value
+
+
+def smoothgrad(
+    forward: nn.Module,
+    x: torch.Tensor,
+    index: int,
+    *,
+    n_samples: int,
+    stdevs: float,
+    seed: int,
+    batch_size: int | None = None,
+) -> torch.Tensor:
+    """Mean gradient of output ``index`` over ``n_samples`` noisy copies of each image.
+
+    The noise is drawn once per call, ``n_samples`` draws shaped like one image, from a
+    private generator seeded by ``seed`` (the global random state is neither used nor
+    changed), and the same draws are added to every image of the batch: an image's map
+    depends only on the image and the seed, not on its place in the batch or on its
+    neighbours (captum's ``NoiseTunnel`` draws from the global generator, per batch).
+
+    Args:
+        forward: the explained output, ``[B, T]``.
+        x: images ``[B, C, H, W]``.
+        index: the output explained.
+        n_samples, stdevs, seed: number of noisy copies, noise standard deviation (pixels), seed.
+        batch_size: most model evaluations per forward pass (None: all at once).
+
+    Raises:
+        ExplainError: ``n_samples`` below 1 or a negative ``stdevs``.
+    """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ExplainError(f"n_samples must be a whole number of at least 1, got {n_samples!r}")
+    if not stdevs >= 0:
+        raise ExplainError(f"stdevs must be >= 0 (pixels), got {stdevs!r}")
+    generator = torch.Generator().manual_seed(int(seed))
+    noise = torch.randn((n_samples, *x.shape[1:]), generator=generator).to(device=x.device, dtype=x.dtype) * stdevs
+    per_pass = n_samples if batch_size is None else max(1, batch_size // x.shape[0])
+    images = x.detach()
+    total = torch.zeros_like(images)
+    with torch.enable_grad():
+        for start in range(0, n_samples, per_pass):
+            draws = noise[start : start + per_pass]
+            noisy = (images.unsqueeze(0) + draws.unsqueeze(1)).reshape(-1, *images.shape[1:]).requires_grad_(True)
+            (grads,) = torch.autograd.grad(forward(noisy)[:, index].sum(), noisy)
+            for grad in grads.view(len(draws), *images.shape):  # one sample at a time: the same sums in any batching
+                total += grad
+    return total / n_samples
 
 
 def _captum_attribute(
@@ -150,10 +220,17 @@ def _captum_attribute(
     if method == "gradcam":
         name = layer or default_gradcam_layer(forward.model, x)
         cam = attr.LayerGradCam(forward, _module(forward.model, name)).attribute(x, target=index, relu_attributions=True)
+        if not isinstance(cam, torch.Tensor) or cam.dim() != x.dim():
+            spatial = spatial_layers(forward.model, x)
+            raise ExplainError(
+                f"Grad-CAM layer {name!r} does not output a spatial feature map [B, C, H, W], so there is no map "
+                f"to upsample; choose a convolutional layer, e.g. "
+                f"{', '.join(repr(n) for n in spatial[-5:][::-1]) or 'none found'} (the last ones first)"
+            )
         return attr.LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")
     if method == "occlusion":
-        side = window or max(1, round(15 * x.shape[-1] / 224))
-        step = stride or side
+        side = _occlusion_size("window", window, max(1, round(15 * x.shape[-1] / 224)), x)
+        step = _occlusion_size("stride", stride, side, x)
         return attr.Occlusion(forward).attribute(
             x,
             sliding_window_shapes=(x.shape[1], side, side),
@@ -164,16 +241,28 @@ def _captum_attribute(
         )
     if method == "smoothgrad":
         noise = SMOOTHGRAD_NOISE * 2048 if stdevs is None else stdevs
-        # captum draws the noise from torch's global generator: fork it so the caller's
-        # random state is untouched, and seed the fork for reproducible maps.
-        devices = [x.device] if x.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            return attr.NoiseTunnel(attr.Saliency(forward)).attribute(
-                x, nt_type="smoothgrad", nt_samples=n_samples, stdevs=noise, target=index,
-                nt_samples_batch_size=internal_batch_size, abs=False,
-            )  # fmt: skip
+        return smoothgrad(forward, x, index, n_samples=n_samples, stdevs=noise, seed=seed, batch_size=internal_batch_size)
     raise AssertionError(method)
+
+
+def latent_shift_options() -> list[str]:
+    """The keywords ``attribute(method="latentshift")`` passes on to :class:`LatentShift`
+    and :meth:`LatentShiftResult.heatmap`."""
+    from .latent_shift import HEATMAP_OPTIONS, LatentShift
+
+    own = {"classifier", "autoencoder", "output", "labels", "head"}  # attribute()'s own arguments
+    constructor = [n for n in inspect.signature(LatentShift.__init__).parameters if n not in own and n != "self"]
+    return sorted([*constructor, *HEATMAP_OPTIONS])
+
+
+def _check_options(method: str, options: dict[str, Any]) -> None:
+    """Refuse keywords the method does not take (a typo would otherwise be ignored or
+    reach a constructor as a bare TypeError)."""
+    valid = latent_shift_options() if method == "latentshift" else []
+    unexpected = sorted(set(options) - set(valid))
+    if unexpected:
+        hint = f"; method {method!r} takes {', '.join(valid)}" if valid else ""
+        raise ExplainError(f"unexpected options for method {method!r}: {', '.join(unexpected)}{hint}")
 
 
 @contextlib.contextmanager
@@ -271,12 +360,8 @@ def attribute(
             or options that do not fit.
     """
     name = canonical_method(method)
-    if latent_shift and name != "latentshift":
-        raise ExplainError(f"unexpected options for method {name!r}: {', '.join(sorted(latent_shift))}")
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
-    if x.dim() != 4:
-        raise ExplainError(f"expected images [B, C, H, W] or [C, H, W], got shape {tuple(x.shape)}")
+    _check_options(name, latent_shift)
+    x = image_batch(x, model)
     if name == "latentshift":
         if autoencoder is None:
             raise ExplainError("method='latentshift' needs an autoencoder: attribute(..., autoencoder=ae)")

@@ -24,8 +24,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ExplainError, ModelInputError
-from ._targets import ClassifierOutput, model_labels, require_eval, resolve_target, warn_outside_range
-from .heatmaps import HEATMAPS, heatmap as _heatmap
+from ._inputs import image_batch
+from ._targets import (
+    ClassifierOutput,
+    model_labels,
+    raw_model_output,
+    require_eval,
+    resolve_target,
+    warn_outside_range,
+)
+from .heatmaps import HEATMAPS
+from .heatmaps import heatmap as _heatmap
 from .search import SEARCHES, Evaluation, Search, SearchOutcome, run_search
 
 #: ``attribute(method="latentshift")`` keywords -> :meth:`LatentShiftResult.heatmap` keywords.
@@ -34,6 +43,22 @@ HEATMAP_OPTIONS = {"heatmap": "method", "legacy": "legacy"}
 
 class LatentShiftSearchWarning(UserWarning):
     """A λ search ended on its limit without meeting a stop rule (see ``result.search``)."""
+
+
+class LatentShiftOutputWarning(UserWarning):
+    """The λ search's stop thresholds are in probability units, but the explained output is not."""
+
+
+def autoencoder_resolution(autoencoder: Any) -> int | None:
+    """The side of the square images ``autoencoder`` works at: its ``resolution``
+    (:class:`~xrayvision.models.ResNetAE`) or ``input_resolution`` attribute
+    (:class:`~xrayvision.autoencoders.ConvAutoencoder`, the classifiers' name); None
+    when it records neither."""
+    for name in ("resolution", "input_resolution"):
+        side = getattr(autoencoder, name, None)
+        if side is not None:
+            return int(side)
+    return None
 
 
 @dataclass(eq=False)  # holds arrays: compare fields yourself
@@ -165,12 +190,18 @@ class LatentShift:
         batch_size: most frames decoded and classified per call (default: 2 on a CPU,
             one λ per search side, as larger batches are no faster per frame there and
             look past the stop for nothing; 8 on a GPU).
-        resize: resize the image to the autoencoder's resolution and the frames to the
-            classifier's (bilinear, antialiased) when they differ; False raises instead.
+        resize: resize the image to the autoencoder's resolution (its ``resolution`` or
+            ``input_resolution`` attribute) and the frames to the classifier's
+            (bilinear, antialiased) when they differ; False raises instead.
         optimize: classify the frames with ``classifier.optimize_for_inference()`` when
             the classifier has it (the library's DenseNet and ResNet: outputs equal within
             float rounding, about 2x faster on CPU); the gradient always uses the
             classifier itself.
+
+    Warns:
+        LatentShiftOutputWarning: ``output="model"`` is a model's logits (no
+            ``apply_sigmoid``, no ``op_threshs``: a weight set from ``xrv train``) while the
+            search's stop rules are in probability units; pass ``output="probability"``.
 
     Raises:
         ExplainError: unknown search name, a model in training mode, bad options.
@@ -213,6 +244,21 @@ class LatentShift:
         self.optimize = bool(optimize)
         self._head = head
         self._forward = ClassifierOutput(classifier, output, model_labels(classifier, labels), head)
+        self._warn_if_units_differ(output)
+
+    def _warn_if_units_differ(self, output: str) -> None:
+        """Warn when probability-unit stop rules would run on logits (a model trained with
+        ``xrv train`` returns them from ``model(x)``): the search then stops at the wrong λ."""
+        raw = raw_model_output(self.classifier) if output == "model" else None
+        if raw is None or self.sigmoid or not self.search.probability_units:
+            return
+        warnings.warn(
+            f"the classifier returns {raw} (no apply_sigmoid, no op_threshs), but the Latent Shift search's stop "
+            "rules are thresholds in probability units; pass output='probability' (or output='calibrated' for "
+            "a calibrated model) to explain a probability, or search=FixedRange(lo, hi)",
+            LatentShiftOutputWarning,
+            stacklevel=3,
+        )
 
     @property
     def output(self) -> str:
@@ -278,12 +324,9 @@ class LatentShift:
             require_eval(self.autoencoder, "autoencoder")
         index = resolve_target(target, self._forward.labels)
         self._forward.check_target(index)
-        if x.dim() == 3:
-            x = x.unsqueeze(0)
-        if x.dim() != 4:
-            raise ExplainError(f"expected images [B, C, H, W] or [C, H, W], got shape {tuple(x.shape)}")
+        x = image_batch(x, self.classifier)
         warn_outside_range(x)
-        image = self._to_resolution(x.detach(), getattr(self.autoencoder, "resolution", None), "the autoencoder")
+        image = self._to_resolution(x.detach(), autoencoder_resolution(self.autoencoder), "the autoencoder")
         with torch.no_grad():
             z = self.autoencoder.encode(image)
         z = z.detach().requires_grad_(True)
@@ -301,17 +344,17 @@ class LatentShift:
                 raise ExplainError(f"the classifier's output {name!r} is {float(y0[i])} for image {i}: nothing to shift")
             shifts = _Shifts(self, index, z[i : i + 1].detach(), g[i : i + 1], image[i : i + 1], x0[i].detach(), float(y0[i]))
             shifts.forward = evaluation
-            results.append(self._explain_one(shifts, name, index))
+            results.append(self._explain_one(shifts, name, index, f"image {i} of {x.shape[0]}"))
         return results
 
-    def _explain_one(self, shifts: _Shifts, name: str | int, index: int) -> LatentShiftResult:
+    def _explain_one(self, shifts: _Shifts, name: str | int, index: int, which: str) -> LatentShiftResult:
         outcome = run_search(self.search, shifts.evaluate, shifts.cache[0.0][1].pred, shifts.pixel_sum, shifts.batch_size)
         if not outcome.converged:
             sides = [s for s in (outcome.left, outcome.right) if s is not None and not s.converged]
             detail = "; ".join(f"stopped at λ = {s.bound:g}" for s in sides)
             why = " (the gradient is zero: the output does not depend on the latent code)" if shifts.zero_gradient else ""
             warnings.warn(
-                f"Latent Shift search for {name!r} met no stop rule before its λ limit ({detail}){why}; "
+                f"Latent Shift search for {name!r} ({which}) met no stop rule before its λ limit ({detail}){why}; "
                 "the frames span the whole allowed range",
                 LatentShiftSearchWarning,
                 stacklevel=3,
@@ -333,4 +376,4 @@ class LatentShift:
         )
 
 
-__all__ = ["LatentShift", "LatentShiftResult", "LatentShiftSearchWarning", "HEATMAPS"]
+__all__ = ["HEATMAPS", "LatentShift", "LatentShiftOutputWarning", "LatentShiftResult", "LatentShiftSearchWarning", "autoencoder_resolution"]

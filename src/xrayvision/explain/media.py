@@ -28,6 +28,26 @@ if TYPE_CHECKING:
 _MP4_HINT = 'MP4 output needs PyAV: pip install "xrayvision[video]" (or pip install av); GIF output needs nothing extra'
 
 
+def require_pyav() -> None:
+    """Check that MP4 output can be written, before any work is done for it.
+
+    Raises:
+        OptionalDependencyError: PyAV is not installed.
+    """
+    try:
+        import av  # noqa: F401
+    except ImportError as error:
+        raise OptionalDependencyError(f"{_MP4_HINT} ({error})") from error
+
+
+def _file_target(path: str | os.PathLike, kind: str) -> Path:
+    """``path`` as the file to write, refused when it names an existing folder."""
+    target = Path(path)
+    if target.is_dir():
+        raise ExplainError(f"{target} is a folder; save_{kind} needs a file name, e.g. {target / ('sequence.' + kind)}")
+    return target
+
+
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
@@ -105,7 +125,7 @@ def render_frames(
             label = f"{result.target} {preds[i]:.2f}"
             draw.text((2, 1), label, fill=0, font=font)
             start = int(draw.textlength(label + " ", font=font)) + 2
-            end = start + int(round(float(np.clip(fractions[i], 0, 1)) * max(0, width - start - 2)))
+            end = start + round(float(np.clip(fractions[i], 0, 1)) * max(0, width - start - 2))
             if end > start:
                 draw.rectangle((start, 2, end, header - 3), fill=0)
         if watermark:
@@ -137,9 +157,10 @@ def save_gif(
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        ExplainError: ``fps`` not positive or ``scale`` below 1.
+        ExplainError: ``path`` is a folder, ``fps`` not positive or ``scale`` below 1.
     """
-    return write_atomic(path, encode_gif(render_frames(result, **render), fps, loop))
+    target = _file_target(path, "gif")
+    return write_atomic(target, encode_gif(render_frames(result, **render), fps, loop))
 
 
 def encode_gif(images: Sequence[Image.Image], fps: float = 8, loop: int = 0) -> bytes:
@@ -152,7 +173,7 @@ def encode_gif(images: Sequence[Image.Image], fps: float = 8, loop: int = 0) -> 
         raise ExplainError(f"fps must be positive, got {fps}")
     buffer = io.BytesIO()
     images[0].save(
-        buffer, format="GIF", save_all=True, append_images=list(images[1:]), duration=int(round(1000 / fps)), loop=loop
+        buffer, format="GIF", save_all=True, append_images=list(images[1:]), duration=round(1000 / fps), loop=loop
     )
     return buffer.getvalue()
 
@@ -166,10 +187,8 @@ def encode_mp4(images: Sequence[Image.Image], fps: float) -> bytes:
     """
     if not fps > 0:
         raise ExplainError(f"fps must be positive, got {fps!r}")
-    try:
-        import av
-    except ImportError as error:
-        raise OptionalDependencyError(f"{_MP4_HINT} ({error})") from error
+    require_pyav()
+    import av
     width, height = images[0].size
     even = (width + width % 2, height + height % 2)  # yuv420p needs even sides
     buffer = io.BytesIO()
@@ -211,8 +230,9 @@ def save_mp4(
 
     Raises:
         OptionalDependencyError: PyAV is not installed (``pip install "xrayvision[video]"``).
-        ExplainError: ``fps`` or ``repeats`` not positive.
+        ExplainError: ``path`` is a folder, ``fps`` or ``repeats`` not positive.
     """
     if fps <= 0 or repeats < 1:
         raise ExplainError(f"fps and repeats must be positive, got fps={fps}, repeats={repeats}")
-    return write_atomic(path, encode_mp4(render_frames(result, **render) * repeats, fps))
+    target = _file_target(path, "mp4")
+    return write_atomic(target, encode_mp4(render_frames(result, **render) * repeats, fps))

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ExplainError
 from .._atomic import write_atomic
+from ..errors import ExplainError
 
 
 def _plane(values: Any, what: str) -> np.ndarray:

@@ -75,7 +75,8 @@ def postprocess(
         Maps of the same shape and kind (tensor or array) as ``maps``.
 
     Raises:
-        ExplainError: a negative ``sigma`` or a percentile outside [0, 100].
+        ExplainError: a negative ``sigma``, a percentile outside [0, 100], or a map with
+            NaN or infinite values.
     """
     if sigma < 0:
         raise ExplainError(f"sigma must be >= 0 (pixels), got {sigma!r}")
@@ -83,6 +84,15 @@ def postprocess(
     out = torch.from_numpy(np.array(maps)) if is_array else maps.detach()
     if out.dim() < 2:
         raise ExplainError(f"attribution maps must have at least 2 dimensions [..., H, W], got shape {tuple(out.shape)}")
+    if out.is_floating_point() and not bool(torch.isfinite(out).all()):
+        # A blur would spread a NaN over its neighbours and the threshold would zero the
+        # whole map: refuse rather than show an empty map as if nothing were salient.
+        bad = int((~torch.isfinite(out)).sum())
+        raise ExplainError(
+            f"the attribution map has {bad} non-finite values (NaN or infinity) out of {out.numel()}: the model's "
+            "output or its gradient is not finite for this input; check the image (scaled to [-1024, 1024]?) "
+            "and the model's output for it"
+        )
     if abs:
         out = out.abs()
     out = gaussian_blur(out, sigma)

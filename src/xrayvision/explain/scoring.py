@@ -84,7 +84,7 @@ class AgreementResults:
             lines.append(f"  {'target':<16} {'n':>4}  " + "  ".join(f"{m.upper():<21}" for m in _METRICS) + f"  ({level})")
             for _, row in block.iterrows():
                 cells = "  ".join(f"{row[m]:.3f} [{row[m + '_low']:.3f}, {row[m + '_high']:.3f}]" for m in _METRICS)
-                lines.append(f"  {str(row['target']):<16} {row['n']:>4}  {cells}")
+                lines.append(f"  {row['target']!s:<16} {row['n']:>4}  {cells}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

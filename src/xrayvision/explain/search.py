@@ -101,6 +101,8 @@ class Search:
     sides: tuple[str, ...] = (LEFT,)
     #: Needs ``pixel_diff`` (a stop rule on the image change).
     uses_pixel_diff = False
+    #: Its stop rules are thresholds in probability units (a drop of 0.5, a floor of 0.05).
+    probability_units = True
 
     def schedule(self, side: str) -> Iterator[float]:
         """The λ visited on ``side``, starting at 0; finite (the last one is the limit)."""
@@ -264,6 +266,7 @@ class FixedRange(Search):
     n: int = 11
 
     sides = ()
+    probability_units = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lo) and math.isfinite(self.hi)) or self.lo > self.hi:
