@@ -259,5 +259,6 @@ def test_a_folder_without_images_is_an_error_not_an_empty_result(tmp_path, capsy
     options = {"predict": [], "segment": ["--out", str(tmp_path / "out")],
                "explain": ["--out", str(tmp_path / "out"), "--target", "Effusion"]}  # fmt: skip
     assert main([command, str(tmp_path / "nested"), *options[command]]) == 1
-    assert "no image file in this folder (subfolders are not searched" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "(PNG, JPEG or DICOM files; subfolders are not searched); its subfolders hold images" in err
     assert not (tmp_path / "out").exists()

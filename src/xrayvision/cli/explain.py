@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -102,19 +101,9 @@ def image_files(inputs: list[str]) -> list[Path]:
         FileNotFoundError: an input matches nothing, or a folder holds no image file
             (subfolders are not searched: the message says so when they hold images).
     """
-    from ..models.predict import IMAGE_SUFFIXES, expand_inputs
+    from ..models.predict import expand_inputs
 
-    files: list[Path] = []
-    for item in inputs:
-        found = expand_inputs([item])
-        if not found:
-            folder = Path(item).expanduser()
-            below = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in islice(folder.rglob("*"), 10_000))
-            hint = (f"; its subfolders hold images: name a subfolder, or a glob such as '{folder}/**/*.png'"
-                    if below else "")  # fmt: skip
-            raise FileNotFoundError(f"no images found in {item} (PNG, JPEG or DICOM files; subfolders are not searched){hint}")
-        files += found
-    return list(dict.fromkeys(files))  # a file named twice is explained once
+    return list(dict.fromkeys(expand_inputs(inputs)))  # a file named twice is explained once
 
 
 def _check_unique_names(files: list[Path], out: Path) -> None:

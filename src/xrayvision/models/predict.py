@@ -7,6 +7,7 @@ import glob
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,10 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
                 p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
             )
             if not found:
+                below = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in islice(path.rglob("*"), 10_000))
+                hint = f"; its subfolders hold images: name one, or use a glob such as '{path}/**/*.png'" if below else ""
                 raise FileNotFoundError(
-                    f"{item}: no image file in this folder (subfolders are not searched: name them, "
-                    f"or use a glob such as '{path / '**' / '*.png'}')"
+                    f"no images found in {item} (PNG, JPEG or DICOM files; subfolders are not searched){hint}"
                 )
             files += found
         elif path.is_file():
