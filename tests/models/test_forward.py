@@ -142,6 +142,8 @@ def test_shape_errors():
     with pytest.raises(ModelInputError, match=r"\[B, 1, H, W\]"):
         model(torch.zeros(1, 3, 224, 224))
     assert model(xray_batch()[0]).shape == (1, 18)  # [1, H, W] is promoted
+    with pytest.raises(ModelInputError, match="expected floating-point pixels in \\[-1024, 1024\\], got a uint8 tensor"):
+        model(torch.zeros(1, 1, 224, 224, dtype=torch.uint8))
 
 
 def test_untrained_model_has_pathologies_and_does_not_resize():

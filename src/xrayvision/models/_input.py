@@ -53,6 +53,11 @@ def as_batch(x: torch.Tensor, channels: int = 1) -> torch.Tensor:
             f"expected a torch.Tensor [B, {channels}, H, W], got {type(x).__name__}; "
             "use weights.transforms() to turn a file, PIL image or array into model input"
         )
+    if not x.is_floating_point():
+        raise ModelInputError(
+            f"expected floating-point pixels in [-1024, 1024], got a {str(x.dtype).removeprefix('torch.')} tensor; "
+            "use weights.transforms() (or xrv.io.read_image) to scale an image for the model"
+        )
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if x.dim() != 4 or x.shape[1] != channels:
