@@ -23,7 +23,9 @@ from ..errors import ConfigError, UnknownNameError, XRVError
 from .config import DataConfig, DatasetSpec
 from .covariate import build_covariate, covariate_spec, is_covariate
 from .covariate import describe as describe_covariate
+from .failures import SampleFailure, in_worker
 from .splits import SPLITS, patient_split
+
 
 def dataset_class(name: str) -> type:
     """The dataset class called ``name``: a class name (``"NIH_Dataset"``) or a short name
@@ -273,11 +275,21 @@ class SeededSamples(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any] | SampleFailure:
+        """The sample; in a DataLoader worker, a library error comes back as a
+        :class:`~xrayvision.train.failures.SampleFailure` (raised again by the main process)."""
+        index, seed = (key, None) if isinstance(key, (int, np.integer)) else key
+        try:
+            return self._load(int(index), seed)
+        except XRVError as error:
+            if not in_worker():
+                raise
+            return SampleFailure.of(error, int(index))
+
+    def _load(self, index: int, seed: int | None) -> dict[str, Any]:
         from ..transforms import apply_transforms
 
-        index, seed = (key, None) if isinstance(key, (int, np.integer)) else key
-        sample = self.dataset[int(index)]
+        sample = self.dataset[index]
         if self.augmentation is not None and seed is not None:
             sample = apply_transforms(sample, self.augmentation, seed=int(seed))
         out = {
@@ -291,8 +303,12 @@ class SeededSamples(torch.utils.data.Dataset):
         return out
 
 
-def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack images and labels; indices and domains as int64 tensors; masks as a list."""
+def collate(samples: list[dict[str, Any] | SampleFailure]) -> dict[str, Any] | SampleFailure:
+    """Stack images and labels; indices and domains as int64 tensors; masks as a list.
+    A sample that failed in a worker becomes the batch (the main process raises its error)."""
+    for sample in samples:
+        if isinstance(sample, SampleFailure):
+            return sample
     batch: dict[str, Any] = {
         "img": torch.stack([s["img"] for s in samples]),
         "lab": torch.stack([s["lab"] for s in samples]),

@@ -31,6 +31,7 @@ from ..errors import ConfigError, TrainingError, WeightsFormatError
 from . import distributed, state
 from .config import TrainConfig, to_toml
 from .data import SeededSamples, TrainingData, augmentation, build_training_data, collate
+from .failures import raise_if_failed
 from .guidance import MaskGuidance
 from .history import MetricsLog, plot_curves
 from .inference import predict_dataset
@@ -302,7 +303,7 @@ class Trainer:
                     iterator = iter(loader)
                     while run.step < end:
                         waited = time.perf_counter()
-                        batch = next(iterator)
+                        batch = raise_if_failed(next(iterator))
                         started = time.perf_counter()
                         loss = self._step(run, batch, epoch)
                         run.step += 1
