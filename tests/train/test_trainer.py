@@ -150,8 +150,8 @@ def test_a_full_disk_keeps_the_previous_state(nih_release, tmp_path, monkeypatch
 
 
 def test_resume_refuses_other_settings_and_an_existing_run(reference_run, nih_release):
-    changed = config_from_dict(training_config(nih_release, reference_run.out, optim={"lr": 0.05}))
-    with pytest.raises(TrainingError, match=r"other settings \(optim.lr: 0.001 in the run, 0.05 now\)"):
+    changed = config_from_dict(training_config(nih_release, reference_run.out, optim={"weight_decay": 0.05}))
+    with pytest.raises(TrainingError, match=r"other settings \(optim.weight_decay: 1e-05 in the run, 0.05 now\)"):
         Trainer(changed).fit(resume=True)
     same = config_from_dict(training_config(nih_release, reference_run.out))
     with pytest.raises(TrainingError, match="already holds a run"):

@@ -43,7 +43,8 @@ class SampleFailure:
         error = _bare(self.kind, self.args)
         error.args = self.args
         error.__dict__.update(self.attributes)
-        error.add_note(f"(raised in a DataLoader worker while loading sample {self.index})")
+        if hasattr(error, "add_note"):  # Python 3.11+: tracebacks say where it came from
+            error.add_note(f"(raised in a DataLoader worker while loading sample {self.index})")
         return error
 
 
