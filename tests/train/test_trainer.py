@@ -189,3 +189,19 @@ def test_bad_data_settings_say_what_to_do(nih_release, tmp_path):
     config["data"]["datasets"][0].update(imgpath=str(nih_release["imgpath"]), name="nihh")
     with pytest.raises(ConfigError, match="unknown dataset 'nihh'"):
         Trainer(config_from_dict(config))
+
+
+def test_a_dataset_without_imgpath_says_it_is_required(nih_release, tmp_path):
+    config = training_config(nih_release, tmp_path / "run")
+    del config["data"]["datasets"][0]["imgpath"]
+    with pytest.raises(ConfigError, match=r"^data.datasets\[0\] \(nih\): imgpath is required: NIH_Dataset reads its images"):
+        Trainer(config_from_dict(config))
+
+
+def test_default_pathologies_that_no_dataset_labels_are_all_named(nih_release, tmp_path):
+    config = training_config(nih_release, tmp_path / "run")
+    del config["data"]["pathologies"]
+    with pytest.raises(ConfigError, match=r"data.pathologies is not set, so the 18 default pathologies are used, and none "
+                                          r"of the datasets .* labels 'Lung Lesion', 'Fracture', 'Lung Opacity', "
+                                          r"'Enlarged Cardiomediastinum'; set data.pathologies to the labels to learn"):  # fmt: skip
+        Trainer(config_from_dict(config))

@@ -134,6 +134,8 @@ class Trainer:
         self.data = data if data is not None else build_training_data(
             config.data, config.run.seed, config.sampling.domain, masks=masks
         )
+        if masks:
+            self._require_masks()
         self.model = model if model is not None else build_model(
             config.model, self.data.pathologies, config.data.resolution, config.run.seed
         )
@@ -177,6 +179,21 @@ class Trainer:
                 f"xrv train {self.out / 'config.toml'} --resume{extra}")  # fmt: skip
 
     # ------------------------------------------------------------------ setup
+
+    def _require_masks(self) -> None:
+        """A mask-guided method on training images that have no mask would silently train a baseline."""
+        csv = getattr(self.data.train, "csv", None)
+        if csv is None or "has_masks" not in csv:
+            return
+        flags = csv["has_masks"]
+        if flags.isna().any() or flags.astype(bool).any():
+            return  # some image has a mask, or it is not known
+        names = ", ".join(dict.fromkeys(spec.name for spec in self.config.data.datasets))
+        raise ConfigError(
+            f"guidance.method {self.config.guidance.method!r} needs pathology masks, but no training image of {names} "
+            f"has one (has_masks is False for all {len(flags)}); give the dataset its masks (NIH: "
+            "options.bbox_list_path), add a dataset with masks, or set guidance.masks = \"ellipse\""
+        )
 
     @property
     def state_path(self) -> Path:
