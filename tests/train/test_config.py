@@ -74,3 +74,33 @@ def test_file_errors_name_the_file(tmp_path):
     bad.write_text("[optim\nlr = 1")
     with pytest.raises(ConfigError, match=f"{bad}: not valid TOML"):
         load_config(bad)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("optim.lr=nan", r"optim.lr must be a finite number above 0, got nan"),
+    ("optim.lr=inf", r"optim.lr must be a finite number above 0, got inf"),
+    ("optim.lr=0", r"optim.lr must be a finite number above 0, got 0"),
+    ("optim.grad_clip=inf", r"optim.grad_clip must be a finite number, got inf"),
+    ("run.out=''", r"run.out is empty: set it to the folder"),
+    ("data.split=[0, 0.5, 0.5]", r"gives no patient to training \(its first fraction, train, is 0\)"),
+    ("data.pathologies=[]", r"data.pathologies is empty: list the labels to learn, or leave it out"),
+])  # fmt: skip
+def test_values_that_cannot_train_say_why(override, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(BASE, [override])
+
+
+def test_messages_read_well():
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({**BASE, "foo": 1})
+    assert str(caught.value) == "unknown key 'foo' in the top level (sections: run, data, model, optim, sampling, guidance)"
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({**BASE, "optim": {"zzz": 1}})
+    assert str(caught.value).startswith("unknown key 'zzz' in [optim]; valid keys: optimizer, lr,")
+    with pytest.raises(ConfigError, match=r"data.pathologies: expected a list of strings \(or left out\), got 3$"):
+        config_from_dict(BASE, ["data.pathologies=3"])
+
+
+def test_a_config_path_that_is_a_folder_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=f"config file {tmp_path} is a folder; give the .toml file"):
+        load_config(tmp_path)

@@ -95,10 +95,30 @@ def test_the_papers_ellipse():
 def test_a_failed_run_leaves_no_hook_on_the_model(tmp_path):
     Trainer(cross_config(tmp_path / "run", "actdiff")).fit()
     changed = Trainer(config_from_dict({**cross_config(tmp_path / "run", "actdiff").to_dict(),
-                                        "optim": {"epochs": 1, "batch_size": 16, "lr": 0.5}}))  # fmt: skip
+                                        "optim": {"epochs": 1, "batch_size": 16, "weight_decay": 0.5}}))  # fmt: skip
     from xrayvision.errors import TrainingError
 
     with pytest.raises(TrainingError, match="other settings"):
         changed.fit(resume=True)
     hooks = [m for m in changed.model.modules() if m._forward_hooks or m._forward_pre_hooks]
     assert not hooks
+
+
+def test_a_dataset_whose_training_images_have_no_mask_is_refused(tmp_path, nih_release):
+    from .conftest import training_config
+
+    empty = tmp_path / "BBox_List_2017.csv"
+    empty.write_text(nih_release["bbox_list_path"].read_text().splitlines()[0] + "\n")  # the header only
+    config = training_config({**nih_release, "bbox_list_path": empty}, tmp_path / "run", guidance={"method": "actdiff"})
+    with pytest.raises(ConfigError, match=r"guidance.method 'actdiff' needs pathology masks, but no training image of nih "
+                                          r"has one .*guidance.masks = \"ellipse\""):  # fmt: skip
+        Trainer(config_from_dict(config))
+    config["guidance"]["masks"] = "ellipse"  # the fixed ellipse needs no dataset masks
+    Trainer(config_from_dict(config))
+
+
+@pytest.mark.parametrize("method", ["gradmask", "rrr", "masked_input", "shuffled_input", "none"])
+def test_a_layer_for_a_method_that_does_not_use_one_is_refused(tmp_path, method):
+    with pytest.raises(ConfigError, match=rf"guidance.layer = '0' is used by actdiff and adversarial only, and "
+                                          rf"guidance.method is '{method}': remove guidance.layer"):  # fmt: skip
+        Trainer(cross_config(tmp_path / "x", method, layer="0")).fit()

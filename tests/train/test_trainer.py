@@ -150,8 +150,8 @@ def test_a_full_disk_keeps_the_previous_state(nih_release, tmp_path, monkeypatch
 
 
 def test_resume_refuses_other_settings_and_an_existing_run(reference_run, nih_release):
-    changed = config_from_dict(training_config(nih_release, reference_run.out, optim={"lr": 0.05}))
-    with pytest.raises(TrainingError, match=r"other settings \(optim.lr: 0.001 in the run, 0.05 now\)"):
+    changed = config_from_dict(training_config(nih_release, reference_run.out, optim={"weight_decay": 0.05}))
+    with pytest.raises(TrainingError, match=r"other settings \(optim.weight_decay: 1e-05 in the run, 0.05 now\)"):
         Trainer(changed).fit(resume=True)
     same = config_from_dict(training_config(nih_release, reference_run.out))
     with pytest.raises(TrainingError, match="already holds a run"):
@@ -188,4 +188,20 @@ def test_bad_data_settings_say_what_to_do(nih_release, tmp_path):
         Trainer(config_from_dict(config))
     config["data"]["datasets"][0].update(imgpath=str(nih_release["imgpath"]), name="nihh")
     with pytest.raises(ConfigError, match="unknown dataset 'nihh'"):
+        Trainer(config_from_dict(config))
+
+
+def test_a_dataset_without_imgpath_says_it_is_required(nih_release, tmp_path):
+    config = training_config(nih_release, tmp_path / "run")
+    del config["data"]["datasets"][0]["imgpath"]
+    with pytest.raises(ConfigError, match=r"^data.datasets\[0\] \(nih\): imgpath is required: NIH_Dataset reads its images"):
+        Trainer(config_from_dict(config))
+
+
+def test_default_pathologies_that_no_dataset_labels_are_all_named(nih_release, tmp_path):
+    config = training_config(nih_release, tmp_path / "run")
+    del config["data"]["pathologies"]
+    with pytest.raises(ConfigError, match=r"data.pathologies is not set, so the 18 default pathologies are used, and none "
+                                          r"of the datasets .* labels 'Lung Lesion', 'Fracture', 'Lung Opacity', "
+                                          r"'Enlarged Cardiomediastinum'; set data.pathologies to the labels to learn"):  # fmt: skip
         Trainer(config_from_dict(config))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from typing import Any
 
 from ._common import add_progress_flag
@@ -42,12 +44,22 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides) + (["run.progress=false"] if args.no_progress else [])
     config = load_config(args.config, overrides)
-    result = Trainer(config).fit(resume=args.resume)
-    import os
-
-    if int(os.environ.get("RANK", "0")) == 0:
-        best = "no validation split" if math.isnan(result.best_metric) else f"{result.best_metric:.4f} at step {result.best_step}"
-        print(f"trained {result.steps} steps; best mean validation AUC: {best}")
+    trainer = Trainer(config)
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    try:
+        result = trainer.fit(resume=args.resume)
+    except KeyboardInterrupt:
+        if main_process:
+            print(f"xrv train: interrupted; {trainer.how_to_continue()}", file=sys.stderr)
+        return 130
+    if main_process:
+        if not math.isnan(result.best_metric):
+            best = f"{result.best_metric:.4f} at step {result.best_step}"
+        elif trainer.data.valid is None:
+            best = "no validation split (best weights: the last weights)"
+        else:
+            best = "no validation AUC (every pathology of the validation split has one class; best weights: the last weights)"
+        print(f"trained {result.steps} step{'' if result.steps == 1 else 's'}; best mean validation AUC: {best}")
         print(f"best weights: {result.best_weights}")
         print(f"last weights: {result.last_weights}")
         print(f"metrics:      {result.out / 'metrics.jsonl'} (curves: {result.out / 'curves.png'})")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import sys
 import types
@@ -257,6 +258,15 @@ class TrainConfig:
             ConfigError: a value out of range or an inconsistent combination.
         """
         o, d, r = self.optim, self.data, self.run
+        if not r.out.strip():
+            raise ConfigError("run.out is empty: set it to the folder the run writes to (e.g. runs/nih)")
+        if not (math.isfinite(o.lr) and o.lr > 0):
+            raise ConfigError(f"optim.lr must be a finite number above 0, got {o.lr} (the reference used 1e-3)")
+        for key, value in {"optim.weight_decay": o.weight_decay, "optim.min_lr": o.min_lr, "optim.grad_clip": o.grad_clip,
+                           "optim.warmup_start": o.warmup_start, "guidance.weight": self.guidance.weight,
+                           "guidance.disc_lr": self.guidance.disc_lr}.items():  # fmt: skip
+            if not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number, got {value}")
         positive = {"optim.batch_size": o.batch_size, "optim.accumulate": o.accumulate, "optim.epochs": o.epochs,
                     "data.resolution": d.resolution, "run.eval_every": r.eval_every}  # fmt: skip
         for key, value in positive.items():
@@ -272,8 +282,17 @@ class TrainConfig:
             raise ConfigError(
                 f"optim.batch_size ({o.batch_size}) must be a multiple of optim.accumulate ({o.accumulate})"
             )
-        if len(d.split) != 3 or any(f < 0 for f in d.split) or abs(sum(d.split) - 1) > 1e-6 or d.split[0] == 0:
+        if len(d.split) != 3 or any(not 0 <= f <= 1 for f in d.split) or abs(sum(d.split) - 1) > 1e-6:
             raise ConfigError(f"data.split must be three fractions (train, valid, test) summing to 1, got {d.split}")
+        if d.split[0] == 0:
+            raise ConfigError(
+                f"data.split {d.split} gives no patient to training (its first fraction, train, is 0); e.g. "
+                "[0.64, 0.16, 0.20]. A dataset used whole for validation or testing takes role = \"valid\" or \"test\""
+            )
+        if d.pathologies is not None and not d.pathologies:
+            raise ConfigError(
+                "data.pathologies is empty: list the labels to learn, or leave it out for the default ones"
+            )
         if len(d.scale) != 2 or not 0 < d.scale[0] <= d.scale[1]:
             raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, got {d.scale}")
         if self.guidance.disc_every < 1 or self.guidance.weight < 0:
@@ -291,9 +310,12 @@ def _type_name(tp: Any) -> str:
     if origin is Literal:
         return " or ".join(repr(a) for a in typing.get_args(tp))
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        absent = " (or left out)" if len(options) < len(typing.get_args(tp)) else ""
+        return " or ".join(_type_name(a) for a in options) + absent
     if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+        item = _type_name(typing.get_args(tp)[0])
+        return "a list of " + {"a string": "strings", "an integer": "integers", "a number": "numbers"}.get(item, item)
     if origin is dict:
         return "a table"
     if dataclasses.is_dataclass(tp):
@@ -353,8 +375,10 @@ def _build(cls: type, table: dict[str, Any], where: str) -> Any:
         if key not in hints:
             close = difflib.get_close_matches(str(key), names, n=2, cutoff=0.5)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            place = f"[{where}]" if where else "the top level (sections: " + ", ".join(names) + ")"
-            raise ConfigError(f"unknown key {key!r} in {place}{hint} Valid keys: {', '.join(names)}")
+            if not where:  # the sections are few: list them once, in the place
+                raise ConfigError(f"unknown key {key!r} in the top level (sections: {', '.join(names)}){hint}")
+            valid = f" Valid keys: {', '.join(names)}" if hint else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"unknown key {key!r} in [{where}]{hint}{valid}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name in table:
@@ -434,6 +458,8 @@ def load_config(path: str | os.PathLike[str], overrides: list[str] | tuple[str, 
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder; give the .toml file (e.g. {path / 'config.toml'})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     try:

@@ -23,7 +23,9 @@ from ..errors import ConfigError, UnknownNameError, XRVError
 from .config import DataConfig, DatasetSpec
 from .covariate import build_covariate, covariate_spec, is_covariate
 from .covariate import describe as describe_covariate
+from .failures import SampleFailure, in_worker
 from .splits import SPLITS, patient_split
+
 
 def dataset_class(name: str) -> type:
     """The dataset class called ``name``: a class name (``"NIH_Dataset"``) or a short name
@@ -85,6 +87,15 @@ def build_dataset(spec: DatasetSpec, transform: Callable[[Any], Any] | None, whe
     if unknown:
         valid = [k for k in accepted if k != "self"]
         raise ConfigError(f"{where}: {cls.__name__} takes no {', '.join(map(repr, unknown))}; it takes {', '.join(valid)}")
+    required = [name for name, p in accepted.items() if name != "self" and p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in kwargs]  # fmt: skip
+    if "imgpath" in required:
+        raise ConfigError(
+            f"{where}: imgpath is required: {cls.__name__} reads its images from a folder (set imgpath in its "
+            "table of the config; on the command line, --imgpath DIR after --dataset)"
+        )
+    if required:
+        raise ConfigError(f"{where}: {cls.__name__} needs {', '.join(required)} (set them in its options)")
     try:
         return cls(**kwargs)
     except XRVError as err:
@@ -131,13 +142,23 @@ class TrainingData:
     sources: list[str] = field(default_factory=list)
 
 
-def _labelled_somewhere(pathologies: list[str], datasets: list[Any], offered: dict[str, list[str]]) -> None:
-    for j, name in enumerate(pathologies):
-        if not any(np.isfinite(np.asarray(d.labels)[:, j]).any() for d in datasets):
-            raise ConfigError(
-                f"data.pathologies: {name!r} is labelled by none of the datasets ({offered}); "
-                "remove it or add a dataset that labels it"
-            )
+def _labelled_somewhere(pathologies: list[str], datasets: list[Any], offered: dict[str, list[str]], default: bool) -> None:
+    missing = [name for j, name in enumerate(pathologies)
+               if not any(np.isfinite(np.asarray(d.labels)[:, j]).any() for d in datasets)]  # fmt: skip
+    if not missing:
+        return
+    shown = ", ".join(map(repr, missing))
+    if default:
+        labelled = [name for name in pathologies if name not in missing]
+        raise ConfigError(
+            f"data.pathologies is not set, so the {len(pathologies)} default pathologies are used, and none of the "
+            f"datasets ({offered}) labels {shown}; set data.pathologies to the labels to learn, e.g. {labelled}"
+        )
+    one = len(missing) == 1
+    raise ConfigError(
+        f"data.pathologies: {shown} {'is' if one else 'are'} labelled by none of the datasets ({offered}); "
+        f"remove {'it' if one else 'them'} or add a dataset that labels {'it' if one else 'them'}"
+    )
 
 
 def build_training_data(config: DataConfig, seed: int, domain: str = "dataset", masks: bool = False) -> TrainingData:
@@ -197,7 +218,8 @@ def build_training_data(config: DataConfig, seed: int, domain: str = "dataset", 
                 domain_names.append(label)
             train_rows = len(pieces["train"]) if "train" in pieces else 0
             domain_parts.append(np.full(train_rows, domain_names.index(label), dtype=np.int64))
-    _labelled_somewhere(pathologies, labelled, offered)
+    from_default = not config.pathologies and not all(is_covariate(spec) for spec in config.datasets)
+    _labelled_somewhere(pathologies, labelled, offered, from_default)
     if not parts["train"]:
         raise ConfigError("the training split is empty: the datasets have too few patients for data.split")
     merged = {s: (MergeDataset(p) if p else None) for s, p in parts.items()}
@@ -273,11 +295,21 @@ class SeededSamples(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any] | SampleFailure:
+        """The sample; in a DataLoader worker, a library error comes back as a
+        :class:`~xrayvision.train.failures.SampleFailure` (raised again by the main process)."""
+        index, seed = (key, None) if isinstance(key, (int, np.integer)) else key
+        try:
+            return self._load(int(index), seed)
+        except XRVError as error:
+            if not in_worker():
+                raise
+            return SampleFailure.of(error, int(index))
+
+    def _load(self, index: int, seed: int | None) -> dict[str, Any]:
         from ..transforms import apply_transforms
 
-        index, seed = (key, None) if isinstance(key, (int, np.integer)) else key
-        sample = self.dataset[int(index)]
+        sample = self.dataset[index]
         if self.augmentation is not None and seed is not None:
             sample = apply_transforms(sample, self.augmentation, seed=int(seed))
         out = {
@@ -291,8 +323,12 @@ class SeededSamples(torch.utils.data.Dataset):
         return out
 
 
-def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack images and labels; indices and domains as int64 tensors; masks as a list."""
+def collate(samples: list[dict[str, Any] | SampleFailure]) -> dict[str, Any] | SampleFailure:
+    """Stack images and labels; indices and domains as int64 tensors; masks as a list.
+    A sample that failed in a worker becomes the batch (the main process raises its error)."""
+    for sample in samples:
+        if isinstance(sample, SampleFailure):
+            return sample
     batch: dict[str, Any] = {
         "img": torch.stack([s["img"] for s in samples]),
         "lab": torch.stack([s["lab"] for s in samples]),

@@ -96,6 +96,11 @@ class MaskGuidance:
     def __init__(self, config: GuidanceConfig, model: nn.Module, device: torch.device):
         if config.method not in METHODS:
             raise ConfigError(f"guidance.method {config.method!r} is not one of {', '.join(METHODS)}")
+        if config.layer and config.method not in _ACTIVATION_METHODS:
+            raise ConfigError(
+                f"guidance.layer = {config.layer!r} is used by {' and '.join(_ACTIVATION_METHODS)} only, and "
+                f"guidance.method is {config.method!r}: remove guidance.layer"
+            )
         self.config = config
         self.method = config.method
         self.device = device

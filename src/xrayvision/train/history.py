@@ -1,16 +1,20 @@
 """The run's record: one JSON object per line in ``metrics.jsonl``, and its curves as PNG.
 
 Lines are appended as the run goes; a resumed run first drops the lines written after
-the step it resumes from, so the file never holds a step twice.
+the step it resumes from, so the file never holds a step twice. A write that fails (a full
+disk) raises ``OSError`` and leaves the files as they were: no half line, no temporary file.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 from pathlib import Path
 from typing import Any
+
+from .._atomic import write_atomic
 
 
 def _clean(value: Any) -> Any:
@@ -50,23 +54,30 @@ class MetricsLog:
     def truncate_after(self, step: int) -> list[dict[str, Any]]:
         """Keep the records of steps up to ``step`` (resume); returns them."""
         kept = [r for r in self.read() if int(r.get("step", 0)) <= step]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode("utf-8"))
         return kept
 
     def append(self, record: dict[str, Any]) -> None:
-        """Add one record."""
+        """Add one record; on failure the file is cut back to its earlier length (no half line)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(_clean(record)) + "\n")
+        line = (json.dumps(_clean(record)) + "\n").encode("utf-8")
+        # Unbuffered: a failed write leaves nothing in a buffer for close() to write later.
+        with open(self.path, "ab", buffering=0) as handle:
+            size = handle.seek(0, os.SEEK_END)
+            try:
+                rest = memoryview(line)
+                while rest:
+                    rest = rest[handle.write(rest):]
+            except OSError:
+                handle.truncate(size)
+                raise
 
 
 def plot_curves(records: list[dict[str, Any]], path: Path) -> Path | None:
     """Training loss over steps and validation AUC over epochs, as one PNG.
 
     Uses matplotlib's object API (no pyplot, no global backend change). Written to a
-    temporary file and renamed.
+    temporary file and renamed (removed again if the write fails).
 
     Returns:
         The PNG path, or None when there is nothing to plot yet.
@@ -93,8 +104,6 @@ def plot_curves(records: list[dict[str, Any]], path: Path) -> Path | None:
         auc_axes.legend(fontsize=6, ncol=2, loc="lower right")
     auc_axes.set(title="validation ROC AUC", xlabel="step", ylabel="AUC", ylim=(0.3, 1.0))
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(tmp)
-    os.replace(tmp, path)
-    return path
+    image = io.BytesIO()  # drawn in memory: only the bytes meet the disk, atomically
+    figure.savefig(image, format="png")
+    return write_atomic(path, image.getvalue())

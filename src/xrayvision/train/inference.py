@@ -10,6 +10,7 @@ import torch
 
 from . import distributed
 from .data import SeededSamples, collate
+from .failures import raise_if_failed
 from .sampling import shard
 
 
@@ -77,7 +78,7 @@ def predict_dataset(
         else contextlib.nullcontext()
     )
     with evaluating(model), torch.inference_mode(), autocast:
-        for batch in loader:
+        for batch in map(raise_if_failed, loader):
             images = batch["img"].to(device, non_blocking=True)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 import torch
@@ -129,3 +130,57 @@ def build_model(config: ModelConfig, pathologies: list[str], resolution: int, se
         for parameter in head.parameters():
             parameter.requires_grad_(True)
     return model
+
+
+def _failure(model: nn.Module, size: int, device: torch.device) -> RuntimeError | None:
+    """The error of a forward pass of one blank ``size`` x ``size`` image, or None."""
+    native = getattr(model, "input_resolution", None)
+    if native is not None:  # a library model resizes its input to this size: make it the one probed
+        model.input_resolution = size
+    try:
+        with warnings.catch_warnings():  # a blank probe image is not an X-ray: no warning about its range
+            warnings.simplefilter("ignore")
+            model(torch.zeros((1, 1, size, size), device=device))
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as err:
+        return err
+    finally:
+        if native is not None:
+            model.input_resolution = native
+    return None
+
+
+def check_resolution(model: nn.Module, resolution: int, device: torch.device) -> None:
+    """Run one blank image of ``data.resolution`` through ``model`` (eval mode, no gradients),
+    so an image too small for the network is refused before training starts, not as a
+    pooling error in the middle of the first step.
+
+    Raises:
+        ConfigError: the forward pass fails at this size (the message names the smallest
+            size that works, up to 1024 px).
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            error = _failure(model, resolution, device)
+            if error is None:
+                return
+            low, high = resolution, resolution * 2  # low fails; find a size that works, then the smallest
+            while high <= 1024 and _failure(model, high, device) is not None:
+                low, high = high, high * 2
+            if high > 1024:
+                raise ConfigError(
+                    f"the model ({type(model).__name__}) fails on a blank {resolution}x{resolution} image "
+                    f"(data.resolution) and on every size up to 1024 px: {error}"
+                )
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (low, middle) if _failure(model, middle, device) is None else (middle, high)
+    finally:
+        model.train(was_training)
+    raise ConfigError(
+        f"data.resolution = {resolution} is too small for the model ({type(model).__name__}): its layers shrink "
+        f"the image to nothing. Use data.resolution = {high} or more"
+    )

@@ -63,8 +63,9 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` atomically to ``path``.
 
     Raises:
-        TrainingError: the file cannot be written (a full disk, no permission); the
-            previous state file, if any, is untouched and no partial file remains.
+        TrainingError: the file cannot be written (a full disk, no permission: an ``OSError``,
+            or a ``RuntimeError`` from torch's writer); the previous state file, if any, is
+            untouched and no partial file remains.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -74,11 +75,12 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as err:
+    except (OSError, RuntimeError) as err:  # torch's zip writer reports a full disk as a RuntimeError
         tmp.unlink(missing_ok=True)
+        reason = str(err) if isinstance(err, OSError) else f"the disk is probably full; torch said: {err}"
         kept = f"the previous state {path} is intact" if path.exists() else "no earlier state was written"
         raise TrainingError(
-            f"could not write the training state {path}: {err}; {kept}. Free some space (or point "
+            f"could not write the training state {path}: {reason}; {kept}. Free some space (or point "
             "run.out at a larger disk) and resume with --resume"
         ) from err
 

@@ -27,20 +27,25 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._atomic import write_atomic
 from ..errors import ConfigError, TrainingError, WeightsFormatError
 from . import distributed, state
 from .config import TrainConfig, to_toml
 from .data import SeededSamples, TrainingData, augmentation, build_training_data, collate
+from .failures import raise_if_failed
 from .guidance import MaskGuidance
 from .history import MetricsLog, plot_curves
 from .inference import predict_dataset
 from .losses import masked_bce, task_weights
 from .metrics import auc_per_task, mean_auc
-from .model import build_model
+from .model import build_model, check_resolution
 from .sampling import DomainBalancedBatches, ShuffledBatches, StepSampler, sample_seed
 
 #: Settings that may change when a run is resumed (where it runs and how it reports).
 _RESUMABLE_CHANGES = {"run.out", "run.workers", "run.progress", "run.device", "run.checkpoint_every", "run.eval_every"}
+#: Optimisation settings that may change on resume (to recover from a NaN loss): each is read
+#: afresh at every step, none is held in the optimiser's saved state. A change is logged.
+_ADJUSTABLE_ON_RESUME = {"optim.lr", "optim.min_lr", "optim.grad_clip"}
 #: Training records are logged every this many steps.
 _LOG_EVERY = 10
 
@@ -129,10 +134,16 @@ class Trainer:
         self.data = data if data is not None else build_training_data(
             config.data, config.run.seed, config.sampling.domain, masks=masks
         )
+        if masks:
+            self._require_masks()
         self.model = model if model is not None else build_model(
             config.model, self.data.pathologies, config.data.resolution, config.run.seed
         )
         self.out = Path(config.run.out).expanduser()
+        if self.out.exists() and not self.out.is_dir():
+            raise ConfigError(f"run.out {str(self.out)!r} is a file, not a folder: set run.out to a folder for the run")
+        #: The step of the last training state on disk (None: none yet); see :meth:`how_to_continue`.
+        self.saved_step: int | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -157,7 +168,32 @@ class Trainer:
         finally:
             distributed.teardown(context)
 
+    def how_to_continue(self, overrides: str = "") -> str:
+        """One sentence: the last saved step and the command that continues the run from it
+        (with ``overrides``, e.g. ``"--set optim.grad_clip=1.0"``, added to the command)."""
+        extra = f" {overrides}" if overrides else ""
+        if self.saved_step is None:
+            return ("no training state was saved yet (the first is written at the end of epoch 1, or every "
+                    f"run.checkpoint_every steps): start the run again{' with ' + overrides if overrides else ''}")  # fmt: skip
+        return (f"the last saved state is step {self.saved_step} ({self.state_path}); continue with "
+                f"xrv train {self.out / 'config.toml'} --resume{extra}")  # fmt: skip
+
     # ------------------------------------------------------------------ setup
+
+    def _require_masks(self) -> None:
+        """A mask-guided method on training images that have no mask would silently train a baseline."""
+        csv = getattr(self.data.train, "csv", None)
+        if csv is None or "has_masks" not in csv:
+            return
+        flags = csv["has_masks"]
+        if flags.isna().any() or flags.astype(bool).any():
+            return  # some image has a mask, or it is not known
+        names = ", ".join(dict.fromkeys(spec.name for spec in self.config.data.datasets))
+        raise ConfigError(
+            f"guidance.method {self.config.guidance.method!r} needs pathology masks, but no training image of {names} "
+            f"has one (has_masks is False for all {len(flags)}); give the dataset its masks (NIH: "
+            "options.bbox_list_path), add a dataset with masks, or set guidance.masks = \"ellipse\""
+        )
 
     @property
     def state_path(self) -> Path:
@@ -244,6 +280,7 @@ class Trainer:
         total = c.optim.epochs * batches.steps_per_epoch
         if c.optim.max_steps:
             total = min(total, c.optim.max_steps)
+        check_resolution(model, c.data.resolution, context.device)
         # Last: it hooks the model, and every failure after this point must unhook it.
         guidance = MaskGuidance(c.guidance, model, context.device)
         if context.distributed and guidance.single_process_only:
@@ -270,12 +307,19 @@ class Trainer:
         torch.manual_seed(c.run.seed + context.rank)
         np.random.seed((c.run.seed + context.rank) % 2**32)
         random.seed(c.run.seed + context.rank)
+        self.saved_step = None
         run = self._session(context)
         try:
             log = MetricsLog(self.out / "metrics.jsonl")
             if resume and self.state_path.exists():
-                self._restore(run)
-                records = log.truncate_after(run.step) if context.is_main else []
+                changes = self._restore(run)
+                records = []
+                if context.is_main:
+                    with self._writing(log.path):
+                        records = log.truncate_after(run.step)
+                    if changes:
+                        self._write_run_files(splits=False)
+                        self._log(log, records, {"kind": "resume", "step": run.step, "changed": changes})
             else:
                 records = []
                 if context.is_main:
@@ -302,7 +346,7 @@ class Trainer:
                     iterator = iter(loader)
                     while run.step < end:
                         waited = time.perf_counter()
-                        batch = next(iterator)
+                        batch = raise_if_failed(next(iterator))
                         started = time.perf_counter()
                         loss = self._step(run, batch, epoch)
                         run.step += 1
@@ -320,8 +364,7 @@ class Trainer:
                                 bar.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{record['images_per_s']:.0f}",
                                                 wait=f"{100 * record['data_wait']:.0f}%")  # fmt: skip
                             if context.is_main:
-                                log.append(record)
-                                records.append(record)
+                                self._log(log, records, record)
                             window = dict.fromkeys(window, 0)
                         if c.run.checkpoint_every and run.step % c.run.checkpoint_every == 0 and run.step != end:
                             self._save(run)
@@ -330,27 +373,30 @@ class Trainer:
                         record = self._validate(run, epoch)
                         if record is not None:
                             if context.is_main:
-                                log.append(record)
-                                records.append(record)
+                                self._log(log, records, record)
                             if record["mean_auc"] is not None and record["mean_auc"] > run.best["metric"]:
                                 run.best = {"metric": record["mean_auc"], "step": run.step}
                                 if context.is_main:
                                     self._save_weight_set(run.model, "best", record)
                     self._save(run)
                     if context.is_main:
-                        plot_curves(records, self.out / "curves.png")
+                        with self._writing(self.out / "curves.png"):
+                            plot_curves(records, self.out / "curves.png")
             finally:
                 if bar is not None:
                     bar.close()
+            # Without a validation split, or when no validation gave a mean AUC (one class
+            # in every pathology of the split), the best weights are the last ones.
+            scored = math.isfinite(run.best["metric"])
             if context.is_main:
                 self._save_weight_set(run.model, "last", None)
-                if self.data.valid is None:
+                if not scored:
                     self._save_weight_set(run.model, "best", None)
             distributed.barrier(context)
-            best_metric = run.best["metric"] if math.isfinite(run.best["metric"]) else math.nan
+            best_metric = run.best["metric"] if scored else math.nan
             return TrainResult(
                 out=self.out, steps=run.step, best_metric=best_metric,
-                best_step=run.best["step"] if self.data.valid is not None else run.step,
+                best_step=run.best["step"] if scored else run.step,
                 best_weights=self.out / "best.safetensors", last_weights=self.out / "last.safetensors",
                 history=MetricsLog(self.out / "metrics.jsonl").read(),
             )  # fmt: skip
@@ -443,8 +489,9 @@ class Trainer:
         shown = ", ".join(str(i) for i in rows[:16]) + (" ..." if len(rows) > 16 else "")
         raise TrainingError(
             f"the loss is {value} at step {step + 1} (epoch {epoch}); the batch held training samples [{shown}] "
-            f"(positions in the training split; splits.csv maps them to dataset rows). Check those images, lower "
-            f"optim.lr or set optim.grad_clip; resume from {self.state_path} with --resume once fixed"
+            f"(positions in the training split; splits.csv maps them to dataset rows). Check those images, or lower "
+            f"optim.lr or set optim.grad_clip (both may change on --resume); "
+            f"{self.how_to_continue('--set optim.grad_clip=1.0')}"
         )
 
     def _train_record(self, window: dict[str, float], step: int, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
@@ -481,10 +528,28 @@ class Trainer:
 
     # ------------------------------------------------------------------ files
 
-    def _write_run_files(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.toml").write_text(to_toml(self.config), encoding="utf-8")
-        self.data.assignments.to_csv(self.out / "splits.csv", index=False)
+    @contextlib.contextmanager
+    def _writing(self, path: Path) -> Iterator[None]:
+        """A failed write (a full disk, no permission) becomes a TrainingError that says how to go on.
+        The writers leave no partial file: each writes a temporary file and renames it, or cuts
+        an appended line back."""
+        try:
+            yield
+        except OSError as err:
+            raise TrainingError(f"could not write {path}: {err}. Free some space (or move the run folder to a "
+                                f"larger disk and set run.out); {self.how_to_continue()}") from err  # fmt: skip
+
+    def _log(self, log: MetricsLog, records: list[dict[str, Any]], record: dict[str, Any]) -> None:
+        with self._writing(log.path):
+            log.append(record)
+        records.append(record)
+
+    def _write_run_files(self, splits: bool = True) -> None:
+        with self._writing(self.out / "config.toml"):
+            write_atomic(self.out / "config.toml", to_toml(self.config).encode("utf-8"))
+        if splits:
+            with self._writing(self.out / "splits.csv"):
+                write_atomic(self.out / "splits.csv", self.data.assignments.to_csv(index=False).encode("utf-8"))
 
     def _save(self, run: _Session) -> None:
         context = run.context
@@ -501,18 +566,25 @@ class Trainer:
                 "guidance": run.guidance.state_dict(), "step": run.step, "best": run.best, "rng": generators,
                 "world_size": context.world_size,
             })  # fmt: skip
+        self.saved_step = run.step
         distributed.barrier(context)
 
-    def _restore(self, run: _Session) -> None:
+    def _restore(self, run: _Session) -> dict[str, dict[str, Any]]:
+        """Load the state into ``run``; returns the adjustable settings that changed (``{key: {from, to}}``)."""
         saved = state.load_state(self.state_path)
+        adjusted: dict[str, dict[str, Any]] = {}
         if saved["fingerprint"] != state.fingerprint(self._settings()):
             ours, theirs = self._settings(), saved.get("settings", {})
             changed = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
-            detail = "; ".join(f"{k}: {theirs.get(k)!r} in the run, {ours.get(k)!r} now" for k in changed[:8])
-            raise TrainingError(
-                f"cannot resume {self.state_path}: it was made with other settings ({detail}). Use the run's own "
-                f"{self.out / 'config.toml'}, or start a new run in another run.out"
-            )
+            refused = [k for k in changed if k not in _ADJUSTABLE_ON_RESUME]
+            if refused or not changed:
+                detail = "; ".join(f"{k}: {theirs.get(k)!r} in the run, {ours.get(k)!r} now" for k in refused[:8])
+                raise TrainingError(
+                    f"cannot resume {self.state_path}: it was made with other settings ({detail}). Use the run's "
+                    f"own {self.out / 'config.toml'} (only {', '.join(sorted(_ADJUSTABLE_ON_RESUME))} and the "
+                    "run.* settings of where it runs may change), or start a new run in another run.out"
+                )
+            adjusted = {k: {"from": theirs.get(k), "to": ours.get(k)} for k in changed}
         from ..models._loading import load_strict
 
         try:
@@ -528,6 +600,8 @@ class Trainer:
         else:  # another number of processes: the data order is the same, dropout draws are new
             torch.manual_seed(self.config.run.seed + run.context.rank + 7919 * int(saved["step"]))
         run.step, run.best = int(saved["step"]), dict(saved["best"])
+        self.saved_step = run.step
+        return adjusted
 
     def _save_weight_set(self, model: nn.Module, name: str, record: dict[str, Any] | None) -> Path:
         from ..models._loading import save_model
@@ -542,4 +616,5 @@ class Trainer:
             "recipe": getattr(model, "xrv_recipe", {}),
             "validation": record,
         }
-        return save_model(model, self.out / name, **metadata)
+        with self._writing(self.out / f"{name}.safetensors"):
+            return save_model(model, self.out / name, **metadata)
