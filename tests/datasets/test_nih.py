@@ -199,6 +199,9 @@ def test_imgpath_must_be_a_folder(fake, tmp_path):
 def test_missing_metadata_file(fake, tmp_path):
     with pytest.raises(MissingMetadataError, match="csvpath"):
         NIH_Dataset(fake["imgpath"], csvpath=tmp_path / "absent.csv", bbox_list_path=None)
+    # the advice is about the metadata file, not the images
+    with pytest.raises(MissingMetadataError, match="give the path of your copy, or leave bbox_list_path out to use the shipped one"):
+        NIH_Dataset(fake["imgpath"], csvpath=fake["csvpath"], bbox_list_path=tmp_path / "absent.csv")
 
 
 def test_missing_column_names_file_column_and_found_columns(fake, tmp_path):

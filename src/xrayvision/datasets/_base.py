@@ -199,7 +199,10 @@ class Dataset(torch.utils.data.Dataset):
             from ..hub.metadata import resolve
 
             return Path(resolve(value, key))
-        return require_file(value, argument, type(self).__name__, self.metadata_hint or self.image_hint)
+        hint = self.metadata_hint
+        if not hint and self.metadata_files.get(argument):  # a copy is shipped: the user may leave it out
+            hint = f"give the path of your copy, or leave {argument} out to use the shipped one"
+        return require_file(value, argument, type(self).__name__, hint or self.image_hint)
 
     def _load_table(self, files: Iterable[PathLike], parse: Callable[[], pd.DataFrame], key: str) -> pd.DataFrame:
         """``parse()`` through the parsed-table cache (see :mod:`._table_cache`), keyed
