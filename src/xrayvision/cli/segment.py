@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import output_folder
+from ._common import add_progress_flag, output_folder
 
 _DEFAULT_WEIGHTS = "chestx_det"
 
@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--threshold", type=float, default=0.5, help="probability threshold of the masks (default 0.5)")
     parser.add_argument("--cache-dir", default=None, help="weights cache folder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_progress_flag(parser)
     parser.set_defaults(func=run)
 
 
