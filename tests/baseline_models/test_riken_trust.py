@@ -72,7 +72,7 @@ def test_not_torchscript_is_a_format_error(tmp_path):
     torch.save({"w": torch.zeros(1)}, tmp_path / "state.pt")
     with pytest.raises(WeightsFormatError, match="not a TorchScript archive"):
         riken.AgeModel(weights=tmp_path / "state.pt", trust_torchscript=True)
-    with pytest.raises(ValueError, match="no untrained form"):
+    with pytest.raises(WeightsFormatError, match="no untrained form"):
         riken.AgeModel(weights=False)
 
 

@@ -102,7 +102,7 @@ class AgeModel(BaselineModel):
         super().__init__()
         record, path = self.resolve_weights(weights)
         if record is None and path is None:
-            raise ValueError("the age model has no untrained form: its network ships only as the TorchScript file")
+            raise WeightsFormatError("the age model has no untrained form: its network ships only as the TorchScript file")
         local = self.local_file(record, path, cache_dir)
         self.model = load_trusted_torchscript(local, record, cache_dir, trust_torchscript)
         self.remember_weights(weights, record, local)
