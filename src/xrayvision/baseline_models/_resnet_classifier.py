@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 import torch
 from torch import nn
 
+from ..models._loading import read_file, strip_prefix
 from ..models.resnet import BasicBlock, Bottleneck, ResNetBackbone
-from ._base import BaselineModel, WeightsArg
+from ._base import BaselineModel, WeightsArg, imagenet_normalize
 
 #: Layer plans of the torchvision ResNets the baselines use.
 RESNET34 = ((3, 4, 6, 3), BasicBlock)
@@ -33,9 +35,10 @@ def resnet_network(plan: tuple[tuple[int, ...], type[nn.Module]], head: Callable
 class ResNetClassifier(BaselineModel):
     """A torchvision ResNet classifier behind the baseline interface.
 
-    Subclasses set ``plan``, ``head`` and ``read`` (file → state dict), implement
-    ``scale`` (the [-1024, 1024] 3-channel input → the network's input), and override
-    ``finish`` (pooled features → the :attr:`output`) when the head is not a plain ``fc``.
+    Subclasses set ``plan`` and ``head``, and override ``read`` (file → state dict;
+    default: a state dict saved from ``nn.DataParallel``), ``scale`` (the [-1024, 1024]
+    3-channel input → the network's input; default: ImageNet normalisation) and ``finish``
+    (pooled features → the :attr:`output`) where theirs differ.
     """
 
     plan: ClassVar[tuple[tuple[int, ...], type[nn.Module]]]
@@ -54,8 +57,13 @@ class ResNetClassifier(BaselineModel):
         self.load_network(self.model, weights, cache_dir)
         self.eval()
 
-    def scale(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - every subclass sets its own
-        raise NotImplementedError
+    @staticmethod
+    def read(path: Path) -> dict[str, torch.Tensor]:
+        state, _ = read_file(path)
+        return strip_prefix(state, "module.")  # saved from nn.DataParallel
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        return imagenet_normalize(x)
 
     def finish(self, features: torch.Tensor) -> torch.Tensor:
         """The head on pooled features, in the :attr:`output` mode: ``"logits"`` or

@@ -6,14 +6,10 @@ state dict saved from ``nn.DataParallel`` (``module.`` prefix). Spec models.md Â
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from ..models._builders import register_model
-from ..models._loading import read_file, strip_prefix
-from ._base import imagenet_normalize
 from ._resnet_classifier import RESNET34, ResNetClassifier
 
 TARGETS = ["Asian", "Black", "White"]
@@ -51,14 +47,6 @@ class RaceModel(ResNetClassifier):
     @staticmethod
     def head(features: int) -> nn.Module:
         return nn.Sequential(nn.Linear(features, len(TARGETS)), nn.LogSoftmax(dim=1))
-
-    @staticmethod
-    def read(path: Path) -> dict[str, torch.Tensor]:
-        state, _ = read_file(path)
-        return strip_prefix(state, "module.")  # saved from nn.DataParallel
-
-    def scale(self, x: torch.Tensor) -> torch.Tensor:
-        return imagenet_normalize(x)
 
     def finish(self, features: torch.Tensor) -> torch.Tensor:
         logits = self.model.fc[0](features)

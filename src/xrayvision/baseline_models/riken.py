@@ -52,7 +52,7 @@ def load_trusted_torchscript(
                 f"file, run `xrv weights import {path} --name {name} --trust` once, or pass "
                 "AgeModel(trust_torchscript=True); it then loads for as long as its content is unchanged"
             )
-        trust.trust_file(path, cache_dir)
+        trust.trust_file(path, cache_dir, digest=digest)
     with warnings.catch_warnings():
         # torch 2.13 deprecates TorchScript; the published model exists only in that form.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -79,7 +79,7 @@ class AgeModel(BaselineModel):
     Raises:
         UnsafeWeightsError: the file is neither pinned nor trusted (says how to trust it).
         WeightsFormatError: the file is not a TorchScript archive.
-        ValueError: ``weights=False``: this model exists only as the published file.
+        WeightsFormatError: ``weights=False``: this model exists only as the published file.
     """
 
     targets = TARGETS

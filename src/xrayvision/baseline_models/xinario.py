@@ -7,14 +7,10 @@ reference's docstring says 320; its code has always used 224). Spec models.md §
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from ..models._builders import register_model
-from ..models._loading import read_file, strip_prefix
-from ._base import imagenet_normalize
 from ._resnet_classifier import RESNET50, ResNetClassifier
 
 TARGETS = ["Frontal", "Lateral"]
@@ -52,14 +48,6 @@ class ViewModel(ResNetClassifier):
     @staticmethod
     def head(features: int) -> nn.Module:
         return nn.Linear(features, 1000)  # ImageNet's head; the first two outputs are the views
-
-    @staticmethod
-    def read(path: Path) -> dict[str, torch.Tensor]:
-        state, _ = read_file(path)
-        return strip_prefix(state, "module.")
-
-    def scale(self, x: torch.Tensor) -> torch.Tensor:
-        return imagenet_normalize(x)
 
     def finish(self, features: torch.Tensor) -> torch.Tensor:
         logits = self.model.fc(features)[:, : len(TARGETS)]

@@ -76,9 +76,9 @@ def setup_device(device: str) -> Any:
     from ..train import distributed
 
     try:
-        return distributed.setup(device)
+        return distributed.setup(device, setting="--device")
     except ConfigError as error:
-        raise UsageError(str(error).replace("run.device = ", "--device ").replace("run.device", "--device")) from error
+        raise UsageError(str(error)) from error
 
 
 def load_model(weights: str, config_path: str | None) -> Any:
@@ -98,7 +98,8 @@ def load_model(weights: str, config_path: str | None) -> Any:
     try:
         return get_model(weights)
     except WeightsFormatError:
-        factory = (weight_set_config(Path(weights)).get("recipe") or {}).get("factory") if Path(weights).is_file() else None
+        record = weight_set_config(Path(weights)) if Path(weights).is_file() else {}
+        factory = (record.get("recipe") or {}).get("factory")
         if not factory:
             raise
         if config_path is None:
@@ -112,7 +113,7 @@ def load_model(weights: str, config_path: str | None) -> Any:
     config = load_config(config_path)
     if config.model.factory != factory:
         raise WeightsFormatError(f"{weights} was built by {factory!r}, but {config_path} names {config.model.factory!r}")
-    labels = list(weight_set_config(Path(weights)).get("labels") or [])
+    labels = list(record.get("labels") or [])
     return load_weight_set(weights, build_model(config.model, labels, config.data.resolution, config.run.seed))
 
 
@@ -132,13 +133,14 @@ def check_dataset_arguments(args: argparse.Namespace) -> None:
 def datasets_from_arguments(args: argparse.Namespace, resolution: int) -> dict[str, Any]:
     """``{name: dataset}`` from the options, images cropped and resized to ``resolution``.
 
+    The options were checked by :func:`check_dataset_arguments` (the commands call it first).
+
     Raises:
-        ConfigError: neither datasets nor ``--config`` given, or both; a dataset cannot be built.
+        ConfigError: a dataset cannot be built.
     """
     from ..train.config import DatasetSpec, load_config
     from ..train.data import build_dataset, build_training_data, pixel_transform
 
-    check_dataset_arguments(args)
     groups = args.datasets or []
     split = args.split or args.default_split
     if args.config:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -25,23 +26,29 @@ _COMPANIONS = (".part", ".lock", ".sha256", ".tmp")
 def kind_of(path: Path, folder: Path) -> str:
     """``"tables"`` for anything under ``tables/``, ``"metadata"`` for a shipped metadata
     table (or its companion files), else ``"weights"``."""
-    from ..hub.metadata import METADATA
-
     relative = path.relative_to(folder)
     if relative.parts[0] == TABLES:
         return "tables"
     name = relative.parts[0].lstrip(".")
     for suffix in _COMPANIONS:
         name = name.removesuffix(suffix)
-    return "metadata" if name in {record.filename for record in METADATA.values()} else "weights"
+    return "metadata" if name in _metadata_files() else "weights"
+
+
+@functools.cache
+def _metadata_files() -> frozenset[str]:
+    from ..hub.metadata import METADATA
+
+    return frozenset(record.filename for record in METADATA.values())
 
 
 def usage(folder: Path) -> dict[str, tuple[int, int]]:
     """``{kind: (files, bytes)}`` of ``folder``, every kind present (zeros when empty)."""
     totals = dict.fromkeys(KINDS, (0, 0))
     for path in _files(folder):
-        files, size = totals[kind_of(path, folder)]
-        totals[kind_of(path, folder)] = (files + 1, size + path.stat().st_size)
+        kind = kind_of(path, folder)
+        files, size = totals[kind]
+        totals[kind] = (files + 1, size + path.stat().st_size)
     return totals
 
 

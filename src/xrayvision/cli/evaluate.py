@@ -53,10 +53,13 @@ def run(args: argparse.Namespace) -> int:
     check_dataset_arguments(args)
     context = setup_device(args.device)
     try:
-        results = []
+        results, built = [], {}  # datasets per resolution: models of one size share them
         for weights in args.weights:
             model = scoring_mode(load_model(weights, args.config)).to(context.device)
-            datasets = datasets_from_arguments(args, int(getattr(model, "input_resolution", None) or 224))
+            resolution = int(getattr(model, "input_resolution", None) or 224)
+            if resolution not in built:
+                built[resolution] = datasets_from_arguments(args, resolution)
+            datasets = built[resolution]
             results.append(evaluate_model(
                 model, datasets, name=weights, context=context, batch_size=args.batch_size, workers=args.workers,
                 bootstrap=args.bootstrap, seed=args.seed, progress=not args.no_progress,

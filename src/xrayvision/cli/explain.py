@@ -20,17 +20,8 @@ from ._common import UsageError, output_folder
 
 _DEFAULT_WEIGHTS = "densenet121-res224-all"
 _DEFAULT_AUTOENCODER = "101-elastic"
-#: Command-line method names -> library method names.
-_METHODS = {
-    "latentshift": "latentshift",
-    "gradient": "gradient",
-    "ixg": "input_x_gradient",
-    "ig": "integrated_gradients",
-    "guided": "guided_backprop",
-    "gradcam": "gradcam",
-    "occlusion": "occlusion",
-    "smoothgrad": "smoothgrad",
-}
+#: Command-line method names (short aliases of xrv.explain.attribute's, which resolves them).
+_METHODS = ("latentshift", "gradient", "ixg", "ig", "guided", "gradcam", "occlusion", "smoothgrad")
 
 
 def register(subparsers: Any) -> None:
@@ -217,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.mp4:
                     written.append(counterfactual.save_mp4(args.out / f"{path.stem}-latentshift.mp4", side_by_side=True))
             else:
-                raw = attribute(model, image, args.target, _METHODS[method], output=output)[0].sum(0)
+                raw = attribute(model, image, args.target, method, output=output)[0].sum(0)
             shown = postprocess(raw, abs=True, sigma=args.sigma, percentile=args.percentile)
             maps[method] = shown
             title = f"{args.target} ({output} {score:.2f}): {method}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import re
 import sys
 from pathlib import Path
@@ -73,15 +73,14 @@ def slug(name: str) -> str:
 
 
 def _save_png(array: Any, path: Path) -> None:
-    """Write through a temporary name, so a final name only ever holds a whole file."""
+    """Write through the atomic writer, so a final name only ever holds a whole file."""
     from PIL import Image
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        Image.fromarray(array).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from .._atomic import write_atomic
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    write_atomic(path, buffer.getvalue())
 
 
 def run(args: argparse.Namespace) -> int:

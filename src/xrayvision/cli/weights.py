@@ -190,12 +190,6 @@ def _download(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- verify
-    for record in _records(args.names):
-        if record.licence_notice:
-            print(f"xrv weights download: note: {record.licence_notice}", file=sys.stderr)
-        path = fetch_file(record, args.cache_dir)
-        print(f"{record.name}\t{path}")
-    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:

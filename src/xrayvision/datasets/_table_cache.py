@@ -69,15 +69,6 @@ def table_cache_dir() -> Path:
     return get_cache_dir() / "tables"
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's content, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_table(files: Iterable[str | os.PathLike[str]], parse: Callable[[], pd.DataFrame], *, key: str) -> pd.DataFrame:
     """Return ``parse()``, from the cache when an entry for these files and ``key`` exists.
 
@@ -96,9 +87,11 @@ def load_table(files: Iterable[str | os.PathLike[str]], parse: Callable[[], pd.D
     """
     if not cache_enabled():
         return _reset_index(parse())
+    from ..hub.cache import sha256sum  # never its per-process memo: an edit may keep size and mtime
+
     files = [Path(path).resolve() for path in files]
     try:
-        digests = [file_sha256(path) for path in files]
+        digests = [sha256sum(path) for path in files]
     except OSError as err:  # an unreadable file: the parser reports it in its own words
         logger.debug("table cache: cannot hash %s (%s)", files, err)
         return _reset_index(parse())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,6 @@ class LatentShiftResult:
     target_index: int
     output: str
     search: SearchOutcome
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def heatmap(
         self, method: str = "int", *, legacy: bool = False, sigma: float = 0.0, percentile: float | None = None
@@ -124,10 +123,10 @@ class _Shifts:
     """Decoded frames and predictions of one image, by λ, computed in batches and cached."""
 
     def __init__(
-        self, shift: LatentShift, index: int, z: torch.Tensor, g: torch.Tensor, image: torch.Tensor, x0: torch.Tensor, y0: float
-    ):
-        self.shift, self.index, self.z, self.g, self.image = shift, index, z, g, image
-        self.forward = shift._forward
+        self, shift: LatentShift, forward: ClassifierOutput, index: int, z: torch.Tensor, g: torch.Tensor,
+        image: torch.Tensor, x0: torch.Tensor, y0: float,
+    ):  # fmt: skip
+        self.shift, self.forward, self.index, self.z, self.g, self.image = shift, forward, index, z, g, image
         self.x0 = x0
         self.pixel_sum = float(x0.abs().sum())
         self.zero_gradient = not bool(g.any())
@@ -342,12 +341,12 @@ class LatentShift:
         for i in range(x.shape[0]):
             if not np.isfinite(float(y0[i])):
                 raise ExplainError(f"the classifier's output {name!r} is {float(y0[i])} for image {i}: nothing to shift")
-            shifts = _Shifts(self, index, z[i : i + 1].detach(), g[i : i + 1], image[i : i + 1], x0[i].detach(), float(y0[i]))
-            shifts.forward = evaluation
-            results.append(self._explain_one(shifts, name, index, f"image {i} of {x.shape[0]}"))
+            shifts = _Shifts(self, evaluation, index, z[i : i + 1].detach(), g[i : i + 1], image[i : i + 1],
+                             x0[i].detach(), float(y0[i]))  # fmt: skip
+            results.append(self._explain_one(shifts, name, f"image {i} of {x.shape[0]}"))
         return results
 
-    def _explain_one(self, shifts: _Shifts, name: str | int, index: int, which: str) -> LatentShiftResult:
+    def _explain_one(self, shifts: _Shifts, name: str | int, which: str) -> LatentShiftResult:
         outcome = run_search(self.search, shifts.evaluate, shifts.cache[0.0][1].pred, shifts.pixel_sum, shifts.batch_size)
         if not outcome.converged:
             sides = [s for s in (outcome.left, outcome.right) if s is not None and not s.converged]
@@ -360,8 +359,8 @@ class LatentShift:
                 stacklevel=3,
             )
         lambdas = np.asarray(self.search.frames(outcome.lbound, outcome.rbound), dtype=np.float64)
+        preds = np.array([evaluation.pred for evaluation in shifts.evaluate(lambdas)])
         frames = shifts.frames(lambdas)
-        preds = np.array([shifts.cache[float(lam)][1].pred for lam in lambdas])
         return LatentShiftResult(
             lambdas=lambdas,
             frames=frames.float().cpu().numpy(),
@@ -370,7 +369,7 @@ class LatentShift:
             reconstruction=shifts.x0.float().cpu().numpy(),
             image=shifts.image[0].float().cpu().numpy(),
             target=name,
-            target_index=index,
+            target_index=shifts.index,
             output=self.output,
             search=outcome,
         )

@@ -99,8 +99,6 @@ class Search:
 
     #: Sides searched, in order.
     sides: tuple[str, ...] = (LEFT,)
-    #: Needs ``pixel_diff`` (a stop rule on the image change).
-    uses_pixel_diff = False
     #: Its stop rules are thresholds in probability units (a drop of 0.5, a floor of 0.05).
     probability_units = True
 
@@ -218,10 +216,6 @@ class AcceleratingSearch(Search):
             raise ExplainError("AcceleratingSearch step and max_steps must be positive")
         if self.n_frames < 2:
             raise ExplainError(f"n_frames must be at least 2, got {self.n_frames}")
-
-    @property
-    def uses_pixel_diff(self) -> bool:  # type: ignore[override]
-        return self.max_pixel_diff_pct is not None or self.max_pixel_diff is not None
 
     def schedule(self, side: str) -> Iterator[float]:
         lam: float = 0

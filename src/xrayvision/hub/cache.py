@@ -88,7 +88,8 @@ def _stamp(path: Path) -> tuple[str, int, int, int]:
     return (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _digest_of(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """:func:`sha256sum` of ``path``, computed once per file version in this process."""
     key = _stamp(path)
     with _verified_lock:
         known = _verified.get(key)
@@ -182,7 +183,7 @@ def verify_file(path: Path, resource: Resource, expected: str | None) -> str:
             f"{path} has {size} bytes but {resource.filename} has {resource.size}; the file is "
             f"truncated or a different file. Delete it and download {resource.url} again"
         )
-    digest = _digest_of(path)
+    digest = file_digest(path)
     if expected is not None and digest != expected:
         if expected == resource.sha256:
             why = "the published digest"

@@ -47,31 +47,13 @@ _RSNA = "RSNA Pneumonia Detection Challenge terms (non-commercial research); cit
 _OPENI = "Open-i / NLM terms (public, attribution); cite Demner-Fushman et al. 2016"
 
 
-def _record(filename: str, sha256: str, size: int, licence: str, description: str) -> Resource:
-    key = _KEYS[filename]
+def _record(key: str, filename: str, sha256: str, size: int, licence: str, description: str) -> Resource:
     return Resource(
         filename, BASE_URL + filename, sha256, size, licence, description,
         download_command=f"xrv datasets metadata download {key}",
         import_command=f"xrv datasets metadata import FILE --name {key}",
     )
 
-
-#: Key of each table, by file name (the keys are the stable names used everywhere else).
-_KEYS = {
-    "Data_Entry_2017_v2020.csv.gz": "nih_data_entry",
-    "BBox_List_2017.csv.gz": "nih_bbox",
-    "google2019_nih-chest-xray-labels.csv.gz": "nih_google",
-    "kaggle_stage_2_train_labels.csv.zip": "rsna_labels",
-    "kaggle_stage_2_train_images_dicom_headers.csv.gz": "rsna_dicom_headers",
-    "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv.gz": "padchest",
-    "chexpert_train.csv.gz": "chexpert_train",
-    "NLMCXR_reports.tgz": "openi_reports",
-    "nlmcxr_dicom_metadata.csv.gz": "openi_dicom_metadata",
-    "nlmcxr_tsne_pa.csv.gz": "openi_tsne",
-    "siim-pneumothorax-train-rle.csv.gz": "siim_rle",
-    "vinbigdata-train.csv.gz": "vindr_train",
-    "semantic_masks_v7labs_lungs.zip": "covid_lung_masks",
-}
 
 #: The dataset class that reads each table by default.
 USED_BY: dict[str, str] = {
@@ -91,69 +73,72 @@ USED_BY: dict[str, str] = {
 }
 
 
-#: Metadata table records, by stable key (see the module docstring).
-METADATA: dict[str, Resource] = {
-    "nih_data_entry": _record(
+# (file name, SHA-256, size, licence, description) of each table, by stable key.
+_TABLES: dict[str, tuple[str, str, int, str, str]] = {
+    "nih_data_entry": (
         "Data_Entry_2017_v2020.csv.gz",
         "9d4de640ee4f760215d8be98376b20387ca52f9c6b4d1b727cb588fb82f40b80", 978381, _NIH,
         "NIH ChestX-ray14 image labels and patient data (2020 revision)"),
-    "nih_bbox": _record(
+    "nih_bbox": (
         "BBox_List_2017.csv.gz",
         "cf9dc6029f65daa8b389415b0546af0eeeb91fbac7d63ec49d7f8de2fd8f40cd", 22040, _NIH,
         "NIH ChestX-ray14 bounding boxes"),
-    "nih_google": _record(
+    "nih_google": (
         "google2019_nih-chest-xray-labels.csv.gz",
         "1d1b846e463753ed0219f67e21b10c8aef381897dbd64865c8191aa5794e8048", 45090,
         "CC BY 4.0 (Google); images under NIH terms; cite Majkowska et al., Radiology 2019",
         "Google's expert relabelling of NIH ChestX-ray14 images"),
-    "rsna_labels": _record(
+    "rsna_labels": (
         "kaggle_stage_2_train_labels.csv.zip",
         "73044dc075ffa05bde37b6c6165661a87d7c3fd0fdd277f909945e11263c06b0", 679790, _RSNA,
         "RSNA Pneumonia Challenge stage 2 training labels and boxes"),
-    "rsna_dicom_headers": _record(
+    "rsna_dicom_headers": (
         "kaggle_stage_2_train_images_dicom_headers.csv.gz",
         "600a2b388e0beddc1d32b8fc17de432c0559cfa6865238bdf83c916f42d86c72", 842474, _RSNA,
         "DICOM header fields of the RSNA stage 2 training images"),
     # The blob of this file is absent from the reference's git mirror (see module docstring).
-    "padchest": _record(
+    "padchest": (
         "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv.gz",
         "34a10144a87fe00c176f23f9aa174a10137fd425882b09d8fb012ab817d99d65", 17366030,
         "PadChest Research Use Agreement (BIMCV); cite Bustos et al., Med. Image Anal. 2020",
         "PadChest labels and metadata"),
-    "chexpert_train": _record(
+    "chexpert_train": (
         "chexpert_train.csv.gz",
         "cdd70817ac2f13e464d2e35de78cd6831b10382c869c3824c35b44f55928becb", 1936142,
         "Stanford CheXpert Dataset Research Use Agreement; cite Irvin et al., AAAI 2019",
         "CheXpert training labels"),
-    "openi_reports": _record(
+    "openi_reports": (
         "NLMCXR_reports.tgz",
         "8fb6de7eec73d8c3665067ad4bb003ccd57f971ae316d2642e1627ac7268667a", 1112632, _OPENI,
         "Indiana University / Open-i radiology reports (XML)"),
-    "openi_dicom_metadata": _record(
+    "openi_dicom_metadata": (
         "nlmcxr_dicom_metadata.csv.gz",
         "996c7d7a23b6bef51b1308dfa9671fb59b00e67c8928f7ff45cc002ca16ebf3e", 955593, _OPENI,
         "DICOM header fields of the Open-i images (views)"),
-    "openi_tsne": _record(
+    "openi_tsne": (
         "nlmcxr_tsne_pa.csv.gz",
         "98d66188265a15f00038a5c894adeeaafcd78dbf82f687308f1443793805a253", 16976, _OPENI,
         "t-SNE based PA view assignment of Open-i images"),
-    "siim_rle": _record(
+    "siim_rle": (
         "siim-pneumothorax-train-rle.csv.gz",
         "f3663a1ae9d11067b7a37a3c4fb69e22eb3c7a960d4118c47235e0e1cab64489", 1111312,
         "SIIM-ACR Pneumothorax Segmentation challenge terms (non-commercial research)",
         "SIIM-ACR pneumothorax masks (run-length encoded)"),
-    "vindr_train": _record(
+    "vindr_train": (
         "vinbigdata-train.csv.gz",
         "3de944071c7178f6187e669a12795ba5fed2bfdc77481437ae587d8c077215c2", 1884933,
         "VinDr-CXR licence (PhysioNet Credentialed Health Data / Kaggle competition terms); "
         "cite Nguyen et al., Sci. Data 2022",
         "VinBigData chest X-ray abnormality annotations (training set)"),
-    "covid_lung_masks": _record(
+    "covid_lung_masks": (
         "semantic_masks_v7labs_lungs.zip",
         "4ec292d919c2524032855fb071d3c0842b1ab5344357aaadc036b42d3ea0ded8", 2074945,
         "V7 Labs COVID-19 X-ray annotations (MIT licence); images under their sources' terms",
         "V7 Labs lung segmentation masks for the COVID-19 image collection"),
 }
+
+#: Metadata table records, by stable key (see the module docstring).
+METADATA: dict[str, Resource] = {key: _record(key, *table) for key, table in _TABLES.items()}
 
 
 def resolve(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import DownloadError, UnsafeWeightsError, WeightsFormatError
-from .cache import recorded_digest, resolve_cache_dir, sha256sum, verify_file
+from .cache import file_digest, recorded_digest, resolve_cache_dir, verify_file
 from .resource import ContentCheck, Resource
 
 State = Literal["verified", "recorded", "unverified", "missing", "mismatch"]
@@ -110,7 +110,7 @@ def verify_cached(
 
     if not final.is_file():
         return status("missing", None, "not in the cache")
-    actual = sha256sum(final)
+    actual = file_digest(final)  # verify_file below reuses it
     try:
         verify_file(final, resource, expected)
     except DownloadError as err:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .._atomic import write_atomic
 from .cache import resolve_cache_dir, sha256sum
 
 TRUST_FILE = "trusted-code.sha256"
@@ -46,12 +47,16 @@ def is_trusted(digest: str, cache_dir: str | os.PathLike[str] | None = None) -> 
     return digest.lower() in trusted_digests(cache_dir)
 
 
-def trust_file(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> str:
+def trust_file(
+    path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None, *, digest: str | None = None
+) -> str:
     """Record that the file at ``path`` (this exact content) may run.
 
     Args:
         path: the file.
         cache_dir: the cache folder holding the record (default: :func:`get_cache_dir`).
+        digest: its SHA-256 when the caller has just computed it (a TorchScript file is
+            hundreds of MB: not hashed twice).
 
     Returns:
         The file's SHA-256.
@@ -63,16 +68,14 @@ def trust_file(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] |
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"cannot trust {path}: no such file")
-    digest = sha256sum(path)
+    digest = digest or sha256sum(path)
     target = trust_path(cache_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.with_name(f".{TRUST_FILE}.lock"))):
         digests = trusted_digests(cache_dir)
         if digest not in digests:
             digests[digest] = path.name
-            tmp = target.with_name(f".{TRUST_FILE}.tmp")
-            tmp.write_text("".join(f"{d}  {n}\n" for d, n in digests.items()), encoding="utf-8")
-            os.replace(tmp, target)
+            write_atomic(target, "".join(f"{d}  {n}\n" for d, n in digests.items()).encode("utf-8"))
     return digest
 
 

@@ -84,8 +84,6 @@ def encode_png(img: np.ndarray, bits: int = 16) -> bytes:
     return buffer.getvalue()
 
 
-
-
 def write_png(
     path: str | os.PathLike, img: np.ndarray, *, bits: int = 16, tmp_dir: str | os.PathLike | None = None
 ) -> Path:

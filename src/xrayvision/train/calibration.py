@@ -128,7 +128,6 @@ def calibrate(
                 else f"no threshold beats chance (AUC {aucs[j]:.3f})"
             )  # fmt: skip
             youden[j] = 0.5  # op_norm's identity: the calibrated output is the probability
-        ppv[j] = ppv[j] if math.isfinite(ppv[j]) else math.nan
     return Calibration(
         labels=labels_of_model, op_threshs=youden, ppv80_thres=ppv, aucs=[float(a) for a in aucs],
         positives=positives, negatives=negatives, uncalibrated=uncalibrated,

@@ -44,7 +44,7 @@ class Context:
         return self.world_size > 1
 
 
-def _pick_device(name: str, local_rank: int) -> torch.device:
+def _pick_device(name: str, local_rank: int, setting: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
@@ -52,23 +52,25 @@ def _pick_device(name: str, local_rank: int) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise ConfigError(f"run.device: {name!r} is not a device ({err}); use 'auto', 'cpu' or 'cuda'") from None
+        raise ConfigError(f"{setting}: {name!r} is not a device ({err}); use 'auto', 'cpu' or 'cuda'") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("run.device asks for CUDA but no GPU is available; use run.device = \"cpu\" or \"auto\"")
+        assign = f"{setting} = " if setting == "run.device" else f"{setting} "
+        raise ConfigError(f"{setting} asks for CUDA but no GPU is available; use {assign}\"cpu\" or \"auto\"")
     return device
 
 
-def setup(device: str = "auto", timeout_s: float = 1800) -> Context:
+def setup(device: str = "auto", timeout_s: float = 1800, *, setting: str = "run.device") -> Context:
     """The context of this process; joins the process group when launched by ``torchrun``.
 
     Args:
         device: ``run.device`` of the configuration.
         timeout_s: how long collectives wait for a missing process before failing.
+        setting: how errors name ``device`` (``"--device"`` for a command-line flag).
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    chosen = _pick_device(device, local_rank)
+    chosen = _pick_device(device, local_rank, setting)
     if chosen.type == "cuda":
         torch.cuda.set_device(chosen)
     owns = False

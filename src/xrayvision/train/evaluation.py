@@ -54,7 +54,8 @@ def labels_as(labels: np.ndarray, pathologies: Sequence[str], names: Sequence[st
 def label_notes(dataset_name: str, labels: np.ndarray, names: Sequence[str], pathologies: Sequence[str]) -> list[str]:
     """Why some AUCs of ``dataset_name`` are missing: labels it lacks, labels with one class."""
     notes = []
-    absent = [name for name in names if name not in set(pathologies)]
+    labelled = set(pathologies)
+    absent = [name for name in names if name not in labelled]
     if absent:
         notes.append(f"{dataset_name} labels none of {', '.join(absent)}")
     for k, name in enumerate(names):

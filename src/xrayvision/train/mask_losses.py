@@ -34,7 +34,7 @@ def shuffle_outside(x: torch.Tensor, roi: torch.Tensor, generator: torch.Generat
         for c in range(x.shape[1]):
             positions = torch.nonzero(~flat_roi[b, c]).squeeze(1)
             if len(positions) > 1:
-                order = torch.randperm(len(positions), generator=generator, device=positions.device)
+                order = torch.randperm(len(positions), generator=generator).to(positions.device)  # a CPU generator
                 flat_out[b, c, positions] = flat_out[b, c, positions[order]]
     return out
 
