@@ -11,6 +11,7 @@ from PIL import Image
 
 import xrayvision as xrv
 from xrayvision.cli import main
+from xrayvision.cli.explain import load_autoencoder
 from xrayvision.models._preprocess import WeightsTransform
 
 from ..explain.conftest import TinyAE
@@ -129,3 +130,12 @@ def test_mp4_without_pyav_is_refused_before_any_work(small_model, xray, tmp_path
     status = main(["explain", str(xray), "--target", "Effusion", "--method", "latentshift", "--mp4", "--out", str(out)])
     assert status == 1 and "MP4 output needs PyAV" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_saved_conv_autoencoder_serves_latent_shift(tmp_path):
+    saved = xrv.autoencoders.ConvAutoencoder(width=4, depth=2, input_resolution=32).eval()
+    path = xrv.models.save_model(saved, tmp_path / "ae")
+    loaded = load_autoencoder(str(path), None)
+    assert isinstance(loaded, xrv.autoencoders.ConvAutoencoder) and loaded.depth == 2
+    x = torch.rand(1, 1, 32, 32) * 2048 - 1024
+    assert torch.equal(loaded(x)["out"], saved(x)["out"])

@@ -72,16 +72,21 @@ def load_autoencoder(name: str, cache_dir: str | None) -> Any:
             lists the ways to provide an autoencoder).
     """
     from ..errors import DownloadError, OfflineError
+    from ..models._builders import resolve_entry
     from ..models.autoencoder import ResNetAE
 
     try:
-        return ResNetAE(weights=name, cache_dir=cache_dir)
+        entry, _ = resolve_entry(name)
+        # A registered autoencoder or a weight set of one is built by its own builder; a plain
+        # checkpoint file says nothing of its network: the published architecture, ResNetAE.
+        build = entry.builder if entry.task == "autoencoder" else ResNetAE
+        return build(weights=name, cache_dir=cache_dir)
     except DownloadError as error:
         raise OfflineError(
             f"Latent Shift needs an autoencoder, and {name!r} could not be obtained ({error}). Either: "
             f"download it once where there is internet (xrv weights download {name}) and copy it here "
-            f"(xrv weights import FILE); or pass --autoencoder FILE, a ResNetAE checkpoint you trained "
-            f"(xrv.models.save_model); or leave latentshift out of --method"
+            f"(xrv weights import FILE); or pass --autoencoder FILE, an autoencoder you trained and saved "
+            f"(xrv.models.save_model: a ResNetAE or a ConvAutoencoder); or leave latentshift out of --method"
         ) from error
 
 
